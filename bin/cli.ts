@@ -1,0 +1,56 @@
+/**
+ * `bin/pipeline <command> [options]`: one CLI, one module per command under
+ * bin/commands/, each exporting `summary` (one line for the top-level help) and
+ * `run(argv)`. Data goes to stdout, progress and logs to stderr.
+ */
+import { PipelineError } from '../pipeline/errors.js';
+
+export const COMMANDS = ['synth', 'preprocess', 'stats', 'minhash', 'train', 'predict'] as const;
+
+interface CommandModule {
+  summary: string;
+  run(argv: string[]): Promise<number | void>;
+}
+
+async function load(name: string): Promise<CommandModule> {
+  return (await import(`./commands/${name}.js`)) as CommandModule;
+}
+
+async function topHelp(): Promise<string> {
+  const lines = ['usage: pipeline <command> [options]   (pipeline <command> --help for its options)', '', 'commands:'];
+  for (const c of COMMANDS) {
+    try {
+      lines.push(`  ${c.padEnd(11)} ${(await load(c)).summary}`);
+    } catch {
+      lines.push(`  ${c.padEnd(11)} (not available in this build)`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<void> {
+  // A closed stdout (e.g. `| head`) is a normal end for a data producer, not a crash.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write((await topHelp()) + '\n');
+    return;
+  }
+  if (!(COMMANDS as readonly string[]).includes(name)) {
+    process.stderr.write(`pipeline: unknown command ${JSON.stringify(name)}\n${await topHelp()}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  try {
+    const code = await (await load(name)).run(rest);
+    if (typeof code === 'number') process.exitCode = code;
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    const usage = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || e.code === 'ERR_INVALID_OPTION';
+    process.stderr.write(`pipeline ${name}: ${e instanceof PipelineError || usage ? e.message : e.stack ?? e.message}\n`);
+    process.exitCode = usage ? 2 : 1;
+  }
+}

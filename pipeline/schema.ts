@@ -1,0 +1,29 @@
+/**
+ * The shapes every stage agrees on. Criteo rows are: label, 13 integer ("dense")
+ * features, 26 categorical features. Batches are columnar because Arrow and Parquet
+ * are, and because featurize/minhash/train all walk one column at a time.
+ */
+export const NUM_DENSE = 13;
+export const NUM_CAT = 26;
+export const DENSE_NAMES = Array.from({ length: NUM_DENSE }, (_, i) => `i${i + 1}`);
+export const CAT_NAMES = Array.from({ length: NUM_CAT }, (_, i) => `c${i + 1}`);
+
+/** Featurized rows, the unit that flows between preprocess, minhash and train. */
+export interface FeatureBatch {
+  rows: number;
+  /** 0/1 per row, or null when the input had no label column (Kaggle's test.txt). */
+  label: Uint8Array | null;
+  /** NUM_DENSE columns of log(1 + max(x, 0)); empty -> 0. */
+  dense: Float32Array[];
+  /** NUM_CAT columns of per-feature hashed ids; 0 is reserved for "empty". */
+  cats: Uint32Array[];
+}
+
+export function emptyFeatureBatch(rows: number, labeled = true): FeatureBatch {
+  return {
+    rows,
+    label: labeled ? new Uint8Array(rows) : null,
+    dense: Array.from({ length: NUM_DENSE }, () => new Float32Array(rows)),
+    cats: Array.from({ length: NUM_CAT }, () => new Uint32Array(rows)),
+  };
+}
