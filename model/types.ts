@@ -33,10 +33,15 @@ export interface Vocabulary {
   index(feature: number, value: number): number;
 }
 
+/**
+ * initRows (optional, HashNet/SCMA): the largest feature's value count (DLRM's max(ln));
+ * the shared memory starts U(±sqrt(1/initRows)) as yanzhoupan/dlrm_ssm does.
+ * Default: memoryFloats / d.
+ */
 export type EmbeddingSpec =
   | { kind: 'full'; vocab: Vocabulary }
-  | { kind: 'hashnet'; memoryFloats: number; codes: LocationCodes }
-  | { kind: 'scma'; memoryFloats: number; codes: LocationCodes };
+  | { kind: 'hashnet'; memoryFloats: number; codes: LocationCodes; initRows?: number }
+  | { kind: 'scma'; memoryFloats: number; codes: LocationCodes; initRows?: number };
 
 export interface DlrmConfig {
   /** d, the embedding size (DLRM's --arch-sparse-feature-size). */

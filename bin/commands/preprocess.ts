@@ -1,0 +1,242 @@
+/**
+ * `pipeline preprocess`: Criteo TSV -> featurized Parquet/Arrow shards + manifest
+ * (resumable), or an Arrow IPC stream on stdout for chaining into train/minhash.
+ *
+ * The main thread reads, parses and featurizes; shard encoding runs on worker
+ * threads (stages/shard-sink.ts), so both cores are busy.
+ *
+ * What "commits nothing partial" means with --on-bad-row fail: shards are committed
+ * one by one while the run goes (that is what makes a killed run resumable), but a
+ * directory is usable only once its manifest says complete, and a run that stops on
+ * a bad row deletes every shard it committed and puts back the manifest it found
+ * (none, for a fresh output). So after the error the output is exactly as it was
+ * before the run: no shard holds a row of the failed run, and readers see nothing new.
+ */
+import { statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform, type TransformCallback, type Writable } from 'node:stream';
+import { parseCommandArgs, type OptionSpec } from '../../pipeline/cli-options.js';
+import { invalidOption } from '../../pipeline/errors.js';
+import { NUM_CAT } from '../../pipeline/schema.js';
+import { openInput, assertInputsReadable } from '../../io/input.js';
+import { parseTsv, type OnBadRow, type RejectReason } from '../../stages/parse.js';
+import { featurize } from '../../stages/featurize.js';
+import { RejectsWriter } from '../../stages/rejects.js';
+import { MANIFEST_VERSION, type ManifestConfig, type ShardFormat } from '../../io/manifest.js';
+import { openShardOutput } from '../../io/shard-output.js';
+import { shardSink } from '../../stages/shard-sink.js';
+import { arrowStreamEncoder } from '../../io/arrow-stream.js';
+
+export const summary = 'Criteo TSV -> featurized Parquet/Arrow shards (resumable) or an Arrow IPC stream on stdout';
+
+const USAGE = 'pipeline preprocess --input FILE... | - (--out DIR | --to -) [options]';
+const OPTIONS: Record<string, OptionSpec> = {
+  input: { type: 'string', short: 'i', multiple: true, arg: 'FILE', help: "input TSV (.gz ok); repeat for several files in order; '-' for stdin" },
+  out: { type: 'string', short: 'o', arg: 'DIR', help: 'output directory for shards and manifest.json' },
+  to: { type: 'string', arg: '-', help: "'-': write an Arrow IPC stream to stdout instead of shards" },
+  format: { type: 'string', arg: 'parquet|arrow', default: 'parquet', help: 'shard format' },
+  'shard-rows': { type: 'string', arg: 'N', default: '262144', help: 'rows per shard (the last one may be shorter)' },
+  buckets: { type: 'string', arg: 'N|LIST', help: `ids per categorical feature (DLRM's max-ind-range): one N or ${NUM_CAT} comma-separated` },
+  seed: { type: 'string', arg: 'S', default: '0', help: 'salt of the categorical hash' },
+  label: { type: 'boolean', default: true, help: 'rows start with a label; --no-label for unlabeled 39-field rows (Kaggle test.txt)' },
+  'on-bad-row': { type: 'string', arg: 'fail|skip', default: 'fail', help: 'stop at the first bad row (committing nothing), or skip and count bad rows' },
+  rejects: { type: 'string', arg: 'FILE', help: 'with --on-bad-row skip: write rejected lines with reasons here' },
+  overwrite: { type: 'boolean', help: 'replace an existing output made with another config (default: resume a same-config output)' },
+  concurrency: { type: 'string', arg: 'N', help: 'shard encoder worker threads (default: CPU count)' },
+  quiet: { type: 'boolean', short: 'q', help: 'no progress lines on stderr' },
+};
+
+export interface PreprocessOptions {
+  inputs: string[];
+  /** Output directory, or '-' for an Arrow IPC stream on `stdout`. */
+  out: string;
+  format?: ShardFormat;
+  shardRows?: number;
+  buckets?: number | number[];
+  seed?: number;
+  labeled?: boolean;
+  onBadRow?: OnBadRow;
+  rejects?: string;
+  overwrite?: boolean;
+  concurrency?: number;
+  /** Where progress lines go (default none). */
+  log?: (line: string) => void;
+  stdout?: Writable;
+  stdin?: NodeJS.ReadableStream;
+}
+
+export interface PreprocessSummary {
+  out: string;
+  format: ShardFormat | 'arrow-stream';
+  rows: number;
+  shards: number;
+  /** Rows this run wrote (rows minus those already committed by an earlier run). */
+  newRows: number;
+  resumed: boolean;
+  rejected: number;
+  rejects: Record<string, number>;
+  seconds: number;
+  rowsPerSecond: number;
+}
+
+function positiveInt(name: string, v: unknown): number {
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) throw invalidOption(name, 'must be a positive integer', v);
+  return n;
+}
+
+function parseBuckets(s: string): number | number[] {
+  const parts = s.split(',').map((x) => x.trim());
+  const nums = parts.map((p) => (/^\d+$/.test(p) ? Number(p) : NaN));
+  if (nums.some((n) => !Number.isSafeInteger(n) || n < 2)) throw invalidOption('buckets', `must be an integer >= 2 or a list of ${NUM_CAT} of them`, s);
+  if (nums.length === 1) return nums[0];
+  if (nums.length !== NUM_CAT) throw invalidOption('buckets', `must be one integer or a list of ${NUM_CAT}`, s);
+  return nums;
+}
+
+/** Counts rows and prints a progress line to `log` at most every `everyMs`. */
+function progressTap(log: ((line: string) => void) | undefined, started: number, everyMs = 2000): Transform & { rows: number } {
+  let last = started;
+  const t = new Transform({
+    objectMode: true,
+    highWaterMark: 1,
+    transform(batch: { rows: number }, _e: BufferEncoding, cb: TransformCallback) {
+      (t as unknown as { rows: number }).rows += batch.rows;
+      const now = Date.now();
+      if (log && now - last >= everyMs) {
+        last = now;
+        const rows = (t as unknown as { rows: number }).rows;
+        log(`preprocess: ${rows.toLocaleString('en-US')} rows, ${Math.round(rows / ((now - started) / 1000)).toLocaleString('en-US')} rows/s`);
+      }
+      cb(null, batch);
+    },
+  }) as Transform & { rows: number };
+  t.rows = 0;
+  return t;
+}
+
+/** The library form of the command: resolves when the output is complete. */
+export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSummary> {
+  const {
+    inputs,
+    out,
+    format = 'parquet',
+    shardRows = 262144,
+    buckets,
+    seed = 0,
+    labeled = true,
+    onBadRow = 'fail',
+    rejects,
+    overwrite = false,
+    concurrency = Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
+    log,
+  } = opts;
+  if (format !== 'parquet' && format !== 'arrow') throw invalidOption('format', "must be 'parquet' or 'arrow'", format);
+  positiveInt('shardRows', shardRows);
+  if (!Number.isInteger(concurrency) || concurrency < 0) throw invalidOption('concurrency', 'must be a non-negative integer', concurrency);
+  if (onBadRow !== 'fail' && onBadRow !== 'skip') throw invalidOption('on-bad-row', "must be 'fail' or 'skip'", onBadRow);
+  if (rejects && onBadRow !== 'skip') throw invalidOption('rejects', 'needs --on-bad-row skip', rejects);
+  assertInputsReadable(inputs);
+
+  const started = Date.now();
+  const rejectsWriter = rejects ? new RejectsWriter(rejects, { append: false }) : undefined;
+  const parser = parseTsv({ labeled, onBadRow, onReject: rejectsWriter?.write });
+  const featurizer = featurize({ buckets, seed });
+  const tap = progressTap(log, started);
+  const rejectCounts = (): Record<string, number> =>
+    Object.fromEntries(Object.entries(parser.stats.rejects).filter(([, n]) => n > 0)) as Partial<Record<RejectReason, number>> as Record<string, number>;
+  const finishSummary = (s: Omit<PreprocessSummary, 'seconds' | 'rowsPerSecond' | 'rejected' | 'rejects'>): PreprocessSummary => {
+    const seconds = (Date.now() - started) / 1000;
+    return { ...s, rejected: parser.stats.rejected, rejects: rejectCounts(), seconds, rowsPerSecond: Math.round(tap.rows / Math.max(seconds, 1e-9)) };
+  };
+
+  try {
+    if (out === '-') {
+      const stdout = opts.stdout ?? process.stdout;
+      await pipeline(openInput(inputs, { stdin: opts.stdin }), parser, featurizer, tap, arrowStreamEncoder({ labeled }), stdout);
+      return finishSummary({ out: '-', format: 'arrow-stream', rows: tap.rows, shards: 0, newRows: tap.rows, resumed: false });
+    }
+
+    const config: ManifestConfig = {
+      inputs: inputs.map((f) => (f === '-' ? '-' : path.resolve(f))),
+      // Sizes catch an input that changed between a killed run and its rerun.
+      inputBytes: inputs.map((f) => (f === '-' ? null : statSync(f).size)),
+      format,
+      shardRows,
+      buckets: buckets ?? null,
+      labeled,
+      onBadRow,
+      seed,
+      version: MANIFEST_VERSION,
+    };
+    const { manifest, existed } = await openShardOutput({ dir: out, config, overwrite });
+    const before = manifest.rows;
+    if (manifest.complete) {
+      log?.(`preprocess: ${out} is already complete (${manifest.rows} rows in ${manifest.shards.length} shards); nothing to do`);
+      return { ...finishSummary({ out, format, rows: manifest.rows, shards: manifest.shards.length, newRows: 0, resumed: true }), rejects: manifest.rejected ?? {}, rejected: Object.values(manifest.rejected ?? {}).reduce((a, b) => a + b, 0) };
+    }
+    if (before > 0) log?.(`preprocess: resuming ${out}: ${before} rows in ${manifest.shards.length} shards already committed`);
+    const sink = shardSink({
+      dir: out,
+      manifest,
+      concurrency,
+      rollbackOnError: onBadRow === 'fail',
+      beforeComplete: (m) => (m.rejected = rejectCounts()),
+    });
+    sink.manifestWasNew = !existed;
+    try {
+      await pipeline(openInput(inputs, { stdin: opts.stdin }), parser, featurizer, tap, sink);
+    } catch (err) {
+      await sink.settled(); // rollback / temp-file removal finishes before the error is reported
+      throw err;
+    }
+    return finishSummary({ out, format, rows: manifest.rows, shards: manifest.shards.length, newRows: manifest.rows - before, resumed: before > 0 });
+  } finally {
+    rejectsWriter?.close();
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const v = parseCommandArgs(argv, USAGE, 'Parses and featurizes Criteo TSV into shards with a manifest (resumable: rerun the same command after a crash), or streams Arrow IPC to stdout.', OPTIONS);
+  if (!v) return 0;
+  const inputs = (v.input as string[] | undefined) ?? [];
+  if (inputs.length === 0) throw invalidOption('input', "needs at least one FILE or '-'", inputs);
+  const out = v.out as string | undefined;
+  const to = v.to as string | undefined;
+  if ((out === undefined) === (to === undefined)) throw invalidOption('out', 'give exactly one of --out DIR or --to -', { out, to });
+  if (to !== undefined && to !== '-') throw invalidOption('to', "must be '-' (stdout)", to);
+  const log = v.quiet ? undefined : (line: string) => process.stderr.write(line + '\n');
+  let summaryOut: PreprocessSummary;
+  try {
+    summaryOut = await preprocess({
+      inputs,
+      out: to ?? out!,
+      format: v.format as ShardFormat,
+      shardRows: positiveInt('shard-rows', v['shard-rows']),
+      buckets: v.buckets !== undefined ? parseBuckets(v.buckets as string) : undefined,
+      seed: (() => {
+        const s = v.seed as string;
+        if (!/^\d+$/.test(s) || Number(s) > 0xffffffff) throw invalidOption('seed', 'must be an integer from 0 to 4294967295', s);
+        return Number(s);
+      })(),
+      labeled: v.label as boolean,
+      onBadRow: v['on-bad-row'] as OnBadRow,
+      rejects: v.rejects as string | undefined,
+      overwrite: Boolean(v.overwrite),
+      concurrency: v.concurrency !== undefined ? Number(v.concurrency) : undefined,
+      log,
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EPIPE') return 0; // downstream closed: a normal end for a producer
+    throw err;
+  }
+  const s = summaryOut;
+  if (to === '-') {
+    log?.(`preprocess: ${s.rows} rows streamed in ${s.seconds.toFixed(1)} s (${s.rowsPerSecond} rows/s)${s.rejected ? `, ${s.rejected} rejected` : ''}`);
+  } else {
+    process.stdout.write(JSON.stringify(s) + '\n');
+  }
+  return 0;
+}

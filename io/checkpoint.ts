@@ -1,0 +1,268 @@
+/**
+ * Checkpoints and saved models on disk.
+ *
+ * A checkpoint is ONE file (header JSON + raw little-endian arrays) written to a
+ * temporary name, fsynced and renamed over the previous one: a SIGKILL at any
+ * moment leaves either the old or the new checkpoint, never a mix.
+ *
+ * A saved model is a directory in TensorFlow.js's artifact layout: model.json
+ * (topology + weightsManifest, as tf.io's handlers write) and the weight files it
+ * names, plus the embedding memory and its spec (kind, M, vocabulary or mapping).
+ * We write it ourselves rather than through tf.io handlers because the model is
+ * not a tfjs-layers model (no LayersModel to serialize) and tfjs-core's file
+ * handlers need tfjs-node; the layout is the same, plain JSON + binary.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { PipelineError } from '../pipeline/errors.js';
+import type { ModelState } from '../model/types.js';
+
+type Numeric = Float32Array | Uint32Array | Int32Array | Uint8Array | Float64Array;
+const DTYPES = { float32: Float32Array, uint32: Uint32Array, int32: Int32Array, uint8: Uint8Array, float64: Float64Array } as const;
+type DType = keyof typeof DTYPES;
+
+function dtypeOf(a: Numeric): DType {
+  if (a instanceof Float32Array) return 'float32';
+  if (a instanceof Uint32Array) return 'uint32';
+  if (a instanceof Int32Array) return 'int32';
+  if (a instanceof Uint8Array) return 'uint8';
+  return 'float64';
+}
+
+const MAGIC = Buffer.from('DLRMCKP1');
+
+/** Writes bytes to `file` atomically: temp file in the same directory, fsync, rename, fsync the directory. */
+export async function writeFileAtomic(file: string, chunks: (Buffer | Uint8Array)[]): Promise<void> {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  const fh = await fsp.open(tmp, 'w');
+  try {
+    for (const c of chunks) await fh.write(c);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => {});
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  await fh.close();
+  await fsp.rename(tmp, file);
+  const dh = await fsp.open(dir, 'r').catch(() => null);
+  if (dh) await dh.sync().catch(() => {}).finally(() => dh.close());
+}
+
+function bytesOf(a: Numeric): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** A bundle: JSON metadata plus named typed arrays, in one atomically written file. */
+export async function writeBundle(file: string, meta: unknown, arrays: Record<string, Numeric>): Promise<void> {
+  const index: { name: string; dtype: DType; length: number; offset: number }[] = [];
+  let offset = 0;
+  for (const [name, a] of Object.entries(arrays)) {
+    index.push({ name, dtype: dtypeOf(a), length: a.length, offset });
+    offset += Math.ceil(a.byteLength / 8) * 8;
+  }
+  const header = Buffer.from(JSON.stringify({ meta, arrays: index }));
+  const headerLen = Buffer.alloc(8);
+  headerLen.writeUInt32LE(header.length, 0);
+  headerLen.writeUInt32LE(offset, 4);
+  const pad = (n: number) => Buffer.alloc((8 - (n % 8)) % 8);
+  const chunks: (Buffer | Uint8Array)[] = [MAGIC, headerLen, header, pad(header.length)];
+  for (const a of Object.values(arrays)) chunks.push(bytesOf(a), pad(a.byteLength));
+  await writeFileAtomic(file, chunks);
+}
+
+export async function readBundle(file: string): Promise<{ meta: any; arrays: Record<string, Numeric> }> {
+  const buf = await fsp.readFile(file);
+  if (buf.length < 16 || !buf.subarray(0, 8).equals(MAGIC)) throw new PipelineError('ERR_CHECKPOINT', 'not a checkpoint file (bad magic)', { file });
+  const headerLen = buf.readUInt32LE(8);
+  const dataLen = buf.readUInt32LE(12);
+  const dataStart = 16 + Math.ceil(headerLen / 8) * 8;
+  if (dataStart + dataLen > buf.length) throw new PipelineError('ERR_CHECKPOINT', 'truncated checkpoint', { file });
+  const header = JSON.parse(buf.subarray(16, 16 + headerLen).toString('utf8'));
+  const arrays: Record<string, Numeric> = {};
+  for (const e of header.arrays as { name: string; dtype: DType; length: number; offset: number }[]) {
+    const C = DTYPES[e.dtype];
+    // Copy into an aligned buffer: the file buffer's byteOffset need not be aligned.
+    const bytes = buf.subarray(dataStart + e.offset, dataStart + e.offset + e.length * C.BYTES_PER_ELEMENT);
+    const out = new C(e.length);
+    new Uint8Array(out.buffer).set(bytes);
+    arrays[e.name] = out;
+  }
+  return { meta: header.meta, arrays };
+}
+
+export interface DataPosition {
+  /** Epoch in progress (0-based). */
+  epoch: number;
+  /** Training batches of this epoch already stepped. */
+  batchInEpoch: number;
+  /** Training rows stepped in total. */
+  rowsConsumed: number;
+}
+
+export interface TrainCheckpoint {
+  version: 1;
+  /** Identifies the run's settings; a resume with other settings is refused. */
+  fingerprint: string;
+  step: number;
+  position: DataPosition;
+  /**
+   * The shuffle order is a pure function of (seed, epoch) and the input order, so
+   * the data position plus these seeds restore it exactly (the epoch's prefix is
+   * replayed through the buffer without training).
+   */
+  rng: { seed: number; shuffleSeed: number };
+  /** Metrics lines already emitted, so a resumed run does not repeat them. */
+  lastEval?: unknown;
+  model: ModelState;
+}
+
+function stateArrays(prefix: string, list: ModelState['dense'], arrays: Record<string, Numeric>) {
+  return list.map((e, i) => {
+    arrays[`${prefix}/${i}`] = e.values;
+    return { name: e.name, shape: e.shape };
+  });
+}
+
+export const CHECKPOINT_FILE = 'checkpoint.bin';
+
+export async function saveCheckpoint(dir: string, ck: TrainCheckpoint): Promise<void> {
+  const arrays: Record<string, Numeric> = {};
+  const { model, ...rest } = ck;
+  const meta = {
+    ...rest,
+    model: {
+      step: model.step,
+      dense: stateArrays('dense', model.dense, arrays),
+      embedding: stateArrays('embedding', model.embedding, arrays),
+      optimizer: stateArrays('optimizer', model.optimizer, arrays),
+    },
+  };
+  await fsp.mkdir(dir, { recursive: true });
+  await writeBundle(path.join(dir, CHECKPOINT_FILE), meta, arrays);
+}
+
+export async function loadCheckpoint(dir: string): Promise<TrainCheckpoint | null> {
+  const file = path.join(dir, CHECKPOINT_FILE);
+  try {
+    await fsp.access(file);
+  } catch {
+    return null;
+  }
+  const { meta, arrays } = await readBundle(file);
+  const list = (prefix: string, entries: { name: string; shape: number[] }[]) =>
+    entries.map((e, i) => ({ name: e.name, shape: e.shape, values: arrays[`${prefix}/${i}`] as Float32Array }));
+  return {
+    ...meta,
+    model: {
+      step: meta.model.step,
+      dense: list('dense', meta.model.dense),
+      embedding: list('embedding', meta.model.embedding),
+      optimizer: list('optimizer', meta.model.optimizer),
+    },
+  } as TrainCheckpoint;
+}
+
+/** Removes temp files a killed writer left behind (they are never read). */
+export async function cleanTempFiles(dir: string): Promise<void> {
+  let names: string[] = [];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return;
+  }
+  await Promise.all(names.filter((n) => n.startsWith('.') && n.endsWith('.tmp')).map((n) => fsp.rm(path.join(dir, n), { force: true })));
+}
+
+// ---- saved model ----
+
+export interface SavedEmbeddingSpec {
+  kind: 'full' | 'hashnet' | 'scma';
+  dim: number;
+  memoryFloats?: number;
+  /** full: 'identity' with buckets, or a vocabulary file in the model directory. */
+  vocab?: { kind: 'identity'; buckets: number } | { kind: 'table'; file: string; minCount: number };
+  /** hashnet: the code seed. */
+  hashSeed?: number;
+  /** scma: the mapping file (copied into the model directory) and its meta. */
+  mapping?: { file: string; meta?: unknown };
+}
+
+export interface SavedModelJson {
+  format: 'scma-dlrm';
+  generatedBy: string;
+  modelTopology: {
+    class_name: 'DLRM';
+    config: { embeddingDim: number; bottomMlp: number[]; topMlp: number[]; interaction: 'dot'; numDense: number; numCat: number };
+  };
+  weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype: 'float32' }[] }[];
+  embedding: SavedEmbeddingSpec & { weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype: 'float32' }[] }[] };
+  /** The featurize settings of the training data (the shards manifest's config), for predict. */
+  featurize: unknown;
+  training: unknown;
+}
+
+function concatFloat(list: { values: Float32Array }[]): Float32Array {
+  const out = new Float32Array(list.reduce((s, e) => s + e.values.length, 0));
+  let o = 0;
+  for (const e of list) {
+    out.set(e.values, o);
+    o += e.values.length;
+  }
+  return out;
+}
+
+export async function saveModel(
+  dir: string,
+  opts: { state: ModelState; topology: SavedModelJson['modelTopology']['config']; embedding: SavedEmbeddingSpec; featurize: unknown; training: unknown; extraFiles?: Record<string, Uint8Array> },
+): Promise<void> {
+  await fsp.mkdir(dir, { recursive: true });
+  const w = (list: ModelState['dense']) => list.map((e) => ({ name: e.name, shape: e.shape, dtype: 'float32' as const }));
+  for (const [name, bytes] of Object.entries(opts.extraFiles ?? {})) await writeFileAtomic(path.join(dir, name), [bytes]);
+  await writeFileAtomic(path.join(dir, 'dense.bin'), [bytesOf(concatFloat(opts.state.dense))]);
+  await writeFileAtomic(path.join(dir, 'embedding.bin'), [bytesOf(concatFloat(opts.state.embedding))]);
+  const json: SavedModelJson = {
+    format: 'scma-dlrm',
+    generatedBy: 'scma-pipeline train',
+    modelTopology: { class_name: 'DLRM', config: opts.topology },
+    weightsManifest: [{ paths: ['dense.bin'], weights: w(opts.state.dense) }],
+    embedding: { ...opts.embedding, weightsManifest: [{ paths: ['embedding.bin'], weights: w(opts.state.embedding) }] },
+    featurize: opts.featurize,
+    training: opts.training,
+  };
+  // model.json last: its presence marks a complete saved model.
+  await writeFileAtomic(path.join(dir, 'model.json'), [Buffer.from(JSON.stringify(json, null, 1))]);
+}
+
+async function readWeights(dir: string, manifest: SavedModelJson['weightsManifest']): Promise<ModelState['dense']> {
+  const out: ModelState['dense'] = [];
+  for (const group of manifest) {
+    const parts = await Promise.all(group.paths.map((p) => fsp.readFile(path.join(dir, p))));
+    const all = Buffer.concat(parts);
+    const floats = new Float32Array(all.byteLength / 4);
+    new Uint8Array(floats.buffer).set(all);
+    let o = 0;
+    for (const w of group.weights) {
+      const n = w.shape.reduce((a, b) => a * b, 1);
+      if (o + n > floats.length) throw new PipelineError('ERR_MODEL', `weight file too short for ${w.name}`, { file: path.join(dir, group.paths[0]) });
+      out.push({ name: w.name, shape: w.shape, values: floats.slice(o, o + n) });
+      o += n;
+    }
+  }
+  return out;
+}
+
+export async function loadModel(dir: string): Promise<{ json: SavedModelJson; state: ModelState }> {
+  const file = path.join(dir, 'model.json');
+  let json: SavedModelJson;
+  try {
+    json = JSON.parse(await fsp.readFile(file, 'utf8'));
+  } catch (err) {
+    throw new PipelineError('ERR_MODEL', `cannot read a saved model: ${(err as Error).message}`, { file });
+  }
+  if (json.format !== 'scma-dlrm') throw new PipelineError('ERR_MODEL', `unknown model format ${JSON.stringify(json.format)}`, { file });
+  const dense = await readWeights(dir, json.weightsManifest);
+  const embedding = await readWeights(dir, json.embedding.weightsManifest);
+  return { json, state: { dense, embedding, optimizer: [], step: 0 } };
+}

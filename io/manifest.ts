@@ -1,0 +1,144 @@
+/**
+ * DIR/manifest.json: the list of committed shards of a preprocess output, the
+ * config that produced them and where each shard's rows came from. It is the
+ * commit record: a shard file exists for readers only once the manifest names it,
+ * and the manifest is replaced atomically (temp file, fsync, rename, fsync dir),
+ * so a crash at any moment leaves either the old or the new manifest, never a torn one.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { PipelineError } from '../pipeline/errors.js';
+
+export const MANIFEST_FILE = 'manifest.json';
+export const MANIFEST_VERSION = 1;
+
+export type ShardFormat = 'parquet' | 'arrow';
+
+/** Lines of one input file that produced (part of) a shard; 1-based, inclusive. */
+export interface ShardSource {
+  file: string;
+  firstLine: number;
+  lastLine: number;
+}
+
+export interface ShardEntry {
+  file: string;
+  rows: number;
+  /** Index of the shard's first row among the valid rows of the whole input. */
+  firstRow: number;
+  bytes: number;
+  /** Input lines this shard's rows came from (several entries when it spans files). */
+  source: ShardSource[];
+}
+
+/** What must match for a rerun to resume an existing output rather than clash with it. */
+export interface ManifestConfig {
+  /** Absolute paths, or '-' for stdin. */
+  inputs: string[];
+  /** Size of each input file at the start of the run (null for stdin). */
+  inputBytes: (number | null)[];
+  format: ShardFormat;
+  shardRows: number;
+  buckets: number | number[] | null;
+  labeled: boolean;
+  onBadRow: 'fail' | 'skip';
+  seed: number;
+  version: number;
+}
+
+export interface Manifest {
+  version: number;
+  format: ShardFormat;
+  /** Rows in committed shards. */
+  rows: number;
+  labeled: boolean;
+  /** True only once a run has read its whole input; false while a run is (or was killed) in progress. */
+  complete: boolean;
+  config: ManifestConfig;
+  shards: ShardEntry[];
+  /** Counts of rejected rows by reason (skip mode), recorded when the run completes. */
+  rejected?: Record<string, number>;
+}
+
+export function emptyManifest(config: ManifestConfig): Manifest {
+  return { version: MANIFEST_VERSION, format: config.format, rows: 0, labeled: config.labeled, complete: false, config, shards: [] };
+}
+
+/** Writes a file so that readers see either the old or the whole new content. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path.join(path.dirname(file), '.' + path.basename(file))}.${process.pid}.tmp`;
+  const fh = await fsp.open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fsp.rename(tmp, file);
+  await syncDir(path.dirname(file));
+}
+
+/** fsync of a directory makes a rename in it durable (no-op where the OS refuses it). */
+export async function syncDir(dir: string): Promise<void> {
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // Some platforms (Windows) cannot open or fsync directories; the rename is still atomic.
+  } finally {
+    await fh?.close();
+  }
+}
+
+export async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
+  await writeFileAtomic(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+}
+
+/** Reads and checks DIR/manifest.json; null when there is none (a fresh output). */
+export async function tryReadManifest(dir: string): Promise<Manifest | null> {
+  const file = path.join(dir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  let m: Manifest;
+  try {
+    m = JSON.parse(text) as Manifest;
+  } catch (err) {
+    throw new PipelineError('ERR_MANIFEST', `not valid JSON: ${(err as Error).message}`, { file });
+  }
+  if (!m || typeof m !== 'object' || !Array.isArray(m.shards) || (m.format !== 'parquet' && m.format !== 'arrow')) {
+    throw new PipelineError('ERR_MANIFEST', 'not a preprocess manifest (needs format and shards)', { file });
+  }
+  if (m.version !== MANIFEST_VERSION) {
+    throw new PipelineError('ERR_MANIFEST', `manifest version ${m.version} is not supported (expected ${MANIFEST_VERSION})`, { file });
+  }
+  for (const [i, s] of m.shards.entries()) {
+    if (typeof s.file !== 'string' || s.file.includes('/') || s.file.includes('\\') || !Number.isInteger(s.rows) || s.rows < 0) {
+      throw new PipelineError('ERR_MANIFEST', `shard entry ${i} is malformed`, { file, shard: String(s?.file) });
+    }
+  }
+  return m;
+}
+
+/** The agreed reader entry point: the manifest of a preprocess output directory. */
+export async function readManifest(dir: string): Promise<Manifest> {
+  const m = await tryReadManifest(dir);
+  if (!m) throw new PipelineError('ERR_MANIFEST', `no ${MANIFEST_FILE}: not a preprocess output directory`, { file: dir });
+  return m;
+}
+
+/** Shard file name for shard k: zero-padded so that lexical order is shard order. */
+export function shardFileName(k: number, format: ShardFormat): string {
+  return `part-${String(k).padStart(5, '0')}.${format === 'parquet' ? 'parquet' : 'arrow'}`;
+}
+
+/** The config fields that differ between two configs (empty when a rerun may resume). */
+export function configDifferences(a: ManifestConfig, b: ManifestConfig): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof ManifestConfig>;
+  return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}

@@ -1,0 +1,114 @@
+/**
+ * The reading side of preprocess: FeatureBatches from a shard directory (manifest
+ * order), a single .parquet/.arrow shard, or an Arrow IPC stream on stdin ('-'), so
+ * minhash and train take any of the three with the same code.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { RecordBatchReader } from 'apache-arrow';
+import type { FeatureBatch } from '../pipeline/schema.js';
+import { PipelineError } from '../pipeline/errors.js';
+import { recordBatchToFeatureBatch } from './arrow-batch.js';
+import { readManifest, type Manifest } from './manifest.js';
+import { decodeShard, formatOfFile } from './shard-format.js';
+
+export { readManifest, type Manifest } from './manifest.js';
+
+export interface ReadFeatureBatchesOptions {
+  signal?: AbortSignal;
+  /** The stream read for input '-' (default process.stdin); tests pass their own. */
+  stdin?: Readable;
+  /** Read a directory whose preprocess has not finished (manifest.complete false). */
+  allowIncomplete?: boolean;
+}
+
+function checkAbort(signal?: AbortSignal): void {
+  if (signal?.aborted) throw signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+}
+
+export async function* readFeatureBatches(input: string, opts: ReadFeatureBatchesOptions = {}): AsyncGenerator<FeatureBatch> {
+  const { signal, allowIncomplete = false } = opts;
+  checkAbort(signal);
+  if (input === '-') {
+    yield* readArrowStream(opts.stdin ?? process.stdin, '<stdin>', signal);
+    return;
+  }
+  let stat;
+  try {
+    stat = await fsp.stat(input);
+  } catch (err) {
+    throw new PipelineError('ERR_INPUT', `cannot read input: ${(err as Error).message}`, { file: input });
+  }
+  if (stat.isDirectory()) {
+    const manifest = await readManifest(input);
+    if (!manifest.complete && !allowIncomplete) {
+      throw new PipelineError(
+        'ERR_INCOMPLETE',
+        'preprocess output is incomplete (its run stopped before the end of the input); rerun the same preprocess command to finish it',
+        { file: input },
+      );
+    }
+    yield* readShardList(input, manifest, signal);
+    return;
+  }
+  const format = formatOfFile(input);
+  if (!format) throw new PipelineError('ERR_INPUT', 'not a shard: expected a directory with manifest.json, a .parquet or .arrow file, or -', { file: input });
+  yield* readShardFile(input, format, signal);
+}
+
+async function* readShardList(dir: string, manifest: Manifest, signal?: AbortSignal): AsyncGenerator<FeatureBatch> {
+  // Read-ahead of one shard overlaps disk reads with the consumer's work.
+  let next: Promise<Uint8Array> | undefined;
+  const load = (i: number) => fsp.readFile(path.join(dir, manifest.shards[i].file));
+  if (manifest.shards.length) next = load(0);
+  for (let i = 0; i < manifest.shards.length; i++) {
+    checkAbort(signal);
+    const shard = manifest.shards[i];
+    const where = path.join(dir, shard.file);
+    let bytes: Uint8Array;
+    try {
+      bytes = await next!;
+    } catch (err) {
+      throw new PipelineError('ERR_SHARD', `cannot read shard listed in manifest: ${(err as Error).message}`, { file: where });
+    }
+    next = i + 1 < manifest.shards.length ? load(i + 1) : undefined;
+    next?.catch(() => {}); // surfaced when awaited
+    const batches = decodeShard(bytes, manifest.format, where);
+    const rows = batches.reduce((s, b) => s + b.rows, 0);
+    if (rows !== shard.rows) {
+      throw new PipelineError('ERR_SHARD', `shard holds ${rows} rows but the manifest says ${shard.rows}`, { file: where });
+    }
+    for (const b of batches) {
+      checkAbort(signal);
+      if (b.label === null && manifest.labeled) throw new PipelineError('ERR_SHARD', 'shard has no label column but the manifest says labeled', { file: where });
+      yield b;
+    }
+  }
+}
+
+async function* readShardFile(file: string, format: 'parquet' | 'arrow', signal?: AbortSignal): AsyncGenerator<FeatureBatch> {
+  const bytes = await fsp.readFile(file);
+  for (const b of decodeShard(bytes, format, file)) {
+    checkAbort(signal);
+    yield b;
+  }
+}
+
+/** Arrow IPC stream (as written by `preprocess --to -`) -> FeatureBatches, one per record batch. */
+export async function* readArrowStream(source: Readable | AsyncIterable<Uint8Array>, where = '<stdin>', signal?: AbortSignal): AsyncGenerator<FeatureBatch> {
+  let reader;
+  try {
+    reader = await RecordBatchReader.from(source as AsyncIterable<Uint8Array>);
+  } catch (err) {
+    throw new PipelineError('ERR_INPUT', `not an Arrow IPC stream: ${(err as Error).message}`, { file: where });
+  }
+  try {
+    for await (const rb of reader) {
+      checkAbort(signal);
+      if (rb.numRows > 0) yield recordBatchToFeatureBatch(rb, where);
+    }
+  } finally {
+    await reader.return?.();
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * A small pool of shard-encoding worker threads behind p-limit: at most `size` shards
+ * encode at once (one per worker), the rest wait their turn. With size 0 it encodes
+ * on the calling thread, which small inputs and tests prefer (no worker start-up).
+ */
+import { Worker } from 'node:worker_threads';
+import { openSync, writeSync, fsyncSync, closeSync } from 'node:fs';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { NUM_CAT, NUM_DENSE, type FeatureBatch } from '../pipeline/schema.js';
+import { PipelineError } from '../pipeline/errors.js';
+import { encodeShard } from './shard-format.js';
+import type { ShardFormat } from './manifest.js';
+
+export interface EncodeJob {
+  id: number;
+  format: ShardFormat;
+  tmpPath: string;
+  rows: number;
+  /** NUM_DENSE float32 buffers then NUM_CAT uint32 buffers (capacity may exceed rows). */
+  columns: ArrayBuffer[];
+  label: ArrayBuffer | null;
+}
+
+export interface EncodeReply {
+  id: number;
+  bytes?: number;
+  error?: string;
+  columns: ArrayBuffer[];
+  label: ArrayBuffer | null;
+}
+
+export function batchBuffers(x: { columns: ArrayBuffer[]; label: ArrayBuffer | null }): ArrayBuffer[] {
+  return x.label ? [...x.columns, x.label] : [...x.columns];
+}
+
+export function jobToBatch(job: EncodeJob): FeatureBatch {
+  return {
+    rows: job.rows,
+    label: job.label ? new Uint8Array(job.label, 0, job.rows) : null,
+    dense: job.columns.slice(0, NUM_DENSE).map((b) => new Float32Array(b, 0, job.rows)),
+    cats: job.columns.slice(NUM_DENSE, NUM_DENSE + NUM_CAT).map((b) => new Uint32Array(b, 0, job.rows)),
+  };
+}
+
+/** The whole-buffer columns of a batch whose arrays each own their ArrayBuffer from offset 0. */
+export function batchToJobColumns(batch: FeatureBatch): { columns: ArrayBuffer[]; label: ArrayBuffer | null } {
+  const own = (a: Uint8Array | Float32Array | Uint32Array) => {
+    if (a.byteOffset !== 0) throw new Error('shard buffers must start at offset 0');
+    return a.buffer as ArrayBuffer;
+  };
+  return { columns: [...batch.dense.map(own), ...batch.cats.map(own)], label: batch.label ? own(batch.label) : null };
+}
+
+export interface EncodeResult {
+  bytes: number;
+  /** The shard's column buffers, handed back for reuse. */
+  batch: FeatureBatch;
+}
+
+export class ShardEncoderPool {
+  readonly size: number;
+  private readonly limit: LimitFunction;
+  private readonly idle: Worker[] = [];
+  private readonly all: Worker[] = [];
+  private readonly pending = new Map<number, { resolve: (r: EncodeReply) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+  private closed = false;
+
+  constructor({ size = 2 }: { size?: number } = {}) {
+    if (!Number.isInteger(size) || size < 0) throw new PipelineError('ERR_INVALID_OPTION', `Invalid option concurrency: must be a non-negative integer, got ${JSON.stringify(size)}`);
+    this.size = size;
+    this.limit = pLimit(Math.max(1, size));
+  }
+
+  /** Encodes `batch` (rows 0..batch.rows of whole-buffer columns) into tmpPath, fsynced. */
+  encode(batch: FeatureBatch, format: ShardFormat, tmpPath: string): Promise<EncodeResult> {
+    return this.limit(() => (this.size === 0 ? this.encodeHere(batch, format, tmpPath) : this.encodeInWorker(batch, format, tmpPath)));
+  }
+
+  private async encodeHere(batch: FeatureBatch, format: ShardFormat, tmpPath: string): Promise<EncodeResult> {
+    const view: FeatureBatch = {
+      rows: batch.rows,
+      label: batch.label ? batch.label.subarray(0, batch.rows) : null,
+      dense: batch.dense.map((a) => a.subarray(0, batch.rows)),
+      cats: batch.cats.map((a) => a.subarray(0, batch.rows)),
+    };
+    const bytes = encodeShard(view, format);
+    const fd = openSync(tmpPath, 'w');
+    try {
+      let off = 0;
+      while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return { bytes: bytes.byteLength, batch };
+  }
+
+  private takeWorker(): Worker {
+    const w = this.idle.pop();
+    if (w) return w;
+    const worker = new Worker(new URL('./shard-worker.js', import.meta.url));
+    worker.on('message', (reply: EncodeReply) => {
+      const p = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      p?.resolve(reply);
+    });
+    worker.on('error', (err) => {
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    });
+    this.all.push(worker);
+    return worker;
+  }
+
+  private async encodeInWorker(batch: FeatureBatch, format: ShardFormat, tmpPath: string): Promise<EncodeResult> {
+    if (this.closed) throw new Error('shard encoder pool is closed');
+    const worker = this.takeWorker();
+    const id = this.nextId++;
+    const { columns, label } = batchToJobColumns(batch);
+    const job: EncodeJob = { id, format, tmpPath, rows: batch.rows, columns, label };
+    const reply = await new Promise<EncodeReply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage(job, batchBuffers(job));
+    });
+    this.idle.push(worker);
+    const back: FeatureBatch = {
+      rows: batch.rows,
+      label: reply.label ? new Uint8Array(reply.label) : null,
+      dense: reply.columns.slice(0, NUM_DENSE).map((b) => new Float32Array(b)),
+      cats: reply.columns.slice(NUM_DENSE).map((b) => new Uint32Array(b)),
+    };
+    if (reply.error !== undefined) throw new PipelineError('ERR_SHARD_WRITE', `encoding shard failed: ${reply.error}`, { file: tmpPath });
+    return { bytes: reply.bytes!, batch: back };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.limit.clearQueue();
+    for (const p of this.pending.values()) p.reject(new Error('shard encoder pool closed'));
+    this.pending.clear();
+    await Promise.all(this.all.map((w) => w.terminate()));
+    this.all.length = 0;
+    this.idle.length = 0;
+  }
+}

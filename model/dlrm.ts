@@ -1,0 +1,265 @@
+/**
+ * DLRM (facebookresearch/dlrm, dot interaction) on TensorFlow.js:
+ *   x = bottomMLP(dense)                      ReLU after every layer, x in R^d
+ *   e_f = embedding(f, c_f), f = 1..26         full, HashNet or SCMA (embedding/)
+ *   z = [x, <u, v> for u != v in {x, e_1..e_26}, lower triangle]   d + 351
+ *   p = sigmoid(topMLP(z))                     ReLU except the last layer
+ *   loss = mean binary cross-entropy
+ * Dense weights take plain SGD; the embedding memory SGD or Adagrad (per layer impl).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { invalidOption, PipelineError } from '../pipeline/errors.js';
+import { selectBackend } from './backend.js';
+import { createEmbedding, NUM_FEATURES, type EmbeddingLayer, type NamedArray } from './embedding/index.js';
+import { fillNormal, paramRng } from './init.js';
+import type { Dlrm, DlrmConfig, ModelState, TrainBatch } from './types.js';
+
+export const NUM_DENSE = 13;
+
+export interface CreateDlrmOptions {
+  /** auto | tensorflow | webgpu | wasm | cpu (see selectBackend). */
+  backend?: string;
+  log?: (line: string) => void;
+  /** auto | composite | cpu-sparse: the embedding layer implementation. */
+  embeddingImpl?: string;
+}
+
+/** Size of the interaction output for n embedded features of size d: d + (n+1)n/2. */
+export function interactionSize(d: number, features = NUM_FEATURES): number {
+  return d + ((features + 1) * features) / 2;
+}
+
+function isPosInt(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 1;
+}
+
+/** Throws a clear error for the first thing wrong with a config. */
+export function validateDlrmConfig(c: DlrmConfig): void {
+  if (!c || typeof c !== 'object') throw invalidOption('config', 'must be an object', c);
+  const d = c.embeddingDim;
+  if (!isPosInt(d)) throw invalidOption('arch-sparse-feature-size', 'must be a positive integer', d);
+  if (!Array.isArray(c.bottomMlp) || c.bottomMlp.length < 2 || !c.bottomMlp.every(isPosInt)) {
+    throw invalidOption('arch-mlp-bot', 'must be at least two positive layer sizes, e.g. 13-512-256-16', c.bottomMlp?.join?.('-') ?? c.bottomMlp);
+  }
+  if (c.bottomMlp[0] !== NUM_DENSE) throw invalidOption('arch-mlp-bot', `must start with ${NUM_DENSE} (the dense features)`, c.bottomMlp.join('-'));
+  if (c.bottomMlp[c.bottomMlp.length - 1] !== d) {
+    throw invalidOption('arch-mlp-bot', `must end with the embedding size d = ${d} (arch-sparse-feature-size)`, c.bottomMlp.join('-'));
+  }
+  if (!Array.isArray(c.topMlp) || c.topMlp.length < 1 || !c.topMlp.every(isPosInt)) {
+    throw invalidOption('arch-mlp-top', 'must be positive layer sizes ending in 1, e.g. 512-256-1', c.topMlp?.join?.('-') ?? c.topMlp);
+  }
+  if (c.topMlp[c.topMlp.length - 1] !== 1) throw invalidOption('arch-mlp-top', 'must end with 1 (the click probability)', c.topMlp.join('-'));
+  if (!(typeof c.learningRate === 'number' && Number.isFinite(c.learningRate) && c.learningRate > 0)) {
+    throw invalidOption('learning-rate', 'must be a positive number', c.learningRate);
+  }
+  if (c.embeddingOptimizer !== 'sgd' && c.embeddingOptimizer !== 'adagrad') throw invalidOption('embedding-optimizer', 'must be sgd or adagrad', c.embeddingOptimizer);
+  if (!(typeof c.seed === 'number' && Number.isInteger(c.seed) && c.seed >= 0 && c.seed <= 0xffffffff)) throw invalidOption('seed', 'must be an integer in 0..4294967295', c.seed);
+  const e = c.embedding;
+  if (!e || typeof e !== 'object') throw invalidOption('embedding', 'must be full, hashnet or scma', e);
+  if (e.kind === 'full') {
+    if (!e.vocab || typeof e.vocab.size !== 'function' || typeof e.vocab.index !== 'function') throw invalidOption('embedding', 'full tables need a vocabulary', 'full');
+    for (let f = 0; f < NUM_FEATURES; f++) {
+      const n = e.vocab.size(f);
+      if (!isPosInt(n)) throw invalidOption(`vocabulary size of c${f + 1}`, 'must be a positive integer', n);
+    }
+  } else if (e.kind === 'hashnet' || e.kind === 'scma') {
+    if (!isPosInt(e.memoryFloats) || e.memoryFloats > 2 ** 31 - 1) throw invalidOption('memory-floats', 'must be an integer in 1..2147483647', e.memoryFloats);
+    if (!e.codes || typeof e.codes.codesInto !== 'function') throw invalidOption('embedding', `${e.kind} needs location codes`, e.kind);
+    if (e.codes.dim !== d) {
+      throw new PipelineError('ERR_MAPPING_DIM', `the ${e.kind === 'scma' ? 'mapping' : 'location codes'} have d = ${e.codes.dim}, the model has d = ${d} (arch-sparse-feature-size)`, { field: 'dim' });
+    }
+    if (e.initRows !== undefined && !isPosInt(e.initRows)) throw invalidOption('initRows', 'must be a positive integer', e.initRows);
+  } else {
+    throw invalidOption('embedding', 'must be full, hashnet or scma', (e as { kind?: unknown }).kind);
+  }
+}
+
+/** Pairs (i, j), i > j, of the 27 x 27 Gram matrix in DLRM's order, as flat indices. */
+function lowerTriangle(n: number): Int32Array {
+  const out = new Int32Array((n * (n - 1)) / 2);
+  let k = 0;
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) out[k++] = i * n + j;
+  return out;
+}
+
+interface Layer {
+  w: tf.Variable;
+  b: tf.Variable;
+}
+
+class DlrmModel implements Dlrm {
+  readonly config: DlrmConfig;
+  readonly backend: string;
+  readonly embedding: EmbeddingLayer;
+  private readonly bottom: Layer[] = [];
+  private readonly top: Layer[] = [];
+  private readonly denseVars: tf.Variable[] = [];
+  private readonly denseNames: string[] = [];
+  private readonly tri: tf.Tensor1D;
+  private readonly lr: tf.Scalar;
+  private step = 0;
+
+  constructor(config: DlrmConfig, backend: string, embeddingImpl: string) {
+    this.config = config;
+    this.backend = backend;
+    const d = config.embeddingDim;
+    this.embedding = createEmbedding(embeddingImpl, backend, {
+      spec: config.embedding,
+      dim: d,
+      learningRate: config.learningRate,
+      optimizer: config.embeddingOptimizer,
+      seed: config.seed,
+    });
+    const topSizes = [interactionSize(d), ...config.topMlp];
+    let paramId = 0;
+    const mlp = (sizes: number[], into: Layer[], prefix: string) => {
+      for (let i = 0; i + 1 < sizes.length; i++) {
+        const n = sizes[i];
+        const m = sizes[i + 1];
+        const w = fillNormal(new Float32Array(n * m), Math.sqrt(2 / (m + n)), paramRng(config.seed, paramId++));
+        const b = fillNormal(new Float32Array(m), Math.sqrt(1 / m), paramRng(config.seed, paramId++));
+        const layer = { w: tf.variable(tf.tensor2d(w, [n, m]), true, `${prefix}.${i}.weight`), b: tf.variable(tf.tensor1d(b), true, `${prefix}.${i}.bias`) };
+        into.push(layer);
+        this.denseVars.push(layer.w, layer.b);
+        this.denseNames.push(`${prefix}.${i}.weight`, `${prefix}.${i}.bias`);
+      }
+    };
+    // Variable names must be unique per tfjs engine; several models may coexist.
+    const id = `dlrm${nextModelId++}`;
+    mlp(config.bottomMlp, this.bottom, `${id}.bottom`);
+    mlp(topSizes, this.top, `${id}.top`);
+    this.denseNames = this.denseNames.map((n) => n.slice(id.length + 1));
+    this.tri = tf.keep(tf.tensor1d(lowerTriangle(NUM_FEATURES + 1), 'int32'));
+    this.lr = tf.keep(tf.scalar(config.learningRate));
+  }
+
+  /** Logits [rows] from dense params (in denseVars order), dense input and embeddings. */
+  private logits(params: tf.Tensor[], dense: tf.Tensor2D, emb: tf.Tensor3D): tf.Tensor1D {
+    const rows = dense.shape[0];
+    const d = this.config.embeddingDim;
+    let p = 0;
+    let x: tf.Tensor2D = dense;
+    for (let i = 0; i < this.bottom.length; i++) {
+      x = tf.relu(tf.add<tf.Tensor2D>(tf.matMul(x, params[p++] as tf.Tensor2D), params[p++]));
+    }
+    const t = tf.concat([tf.reshape(x, [rows, 1, d]), emb], 1); // [rows, 27, d]
+    const gram = tf.matMul(t, t, false, true); // [rows, 27, 27]
+    const pairs = tf.gather(tf.reshape(gram, [rows, (NUM_FEATURES + 1) ** 2]), this.tri, 1);
+    let z: tf.Tensor2D = tf.concat([x, pairs as tf.Tensor2D], 1);
+    for (let i = 0; i < this.top.length; i++) {
+      z = tf.add(tf.matMul(z, params[p++] as tf.Tensor2D), params[p++]);
+      if (i + 1 < this.top.length) z = tf.relu(z);
+    }
+    return tf.reshape(z, [rows]);
+  }
+
+  private checkBatch(batch: TrainBatch, needLabel: boolean): number {
+    const rows = batch?.rows;
+    if (!isPosInt(rows)) throw new PipelineError('ERR_BATCH', `batch rows must be a positive integer, got ${rows}`);
+    if (!(batch.dense instanceof Float32Array) || batch.dense.length < rows * NUM_DENSE) throw new PipelineError('ERR_BATCH', `batch dense must be a Float32Array of ${rows} x ${NUM_DENSE}`);
+    if (!(batch.cats instanceof Uint32Array) || batch.cats.length < rows * NUM_FEATURES) throw new PipelineError('ERR_BATCH', `batch cats must be a Uint32Array of ${rows} x ${NUM_FEATURES}`);
+    if (needLabel && (!(batch.label instanceof Float32Array) || batch.label.length < rows)) throw new PipelineError('ERR_BATCH', `training needs a label per row (${rows})`);
+    return rows;
+  }
+
+  async trainStep(batch: TrainBatch): Promise<number> {
+    const rows = this.checkBatch(batch, true);
+    const embInputs = this.embedding.begin(batch.cats, rows);
+    const nDense = this.denseVars.length;
+    let lossT: tf.Scalar | undefined;
+    let embGrads: tf.Tensor[] = [];
+    try {
+      tf.tidy(() => {
+        const dense = tf.tensor2d(batch.dense.subarray(0, rows * NUM_DENSE), [rows, NUM_DENSE]);
+        const y = tf.tensor1d(batch.label!.subarray(0, rows));
+        const f = (...args: tf.Tensor[]): tf.Scalar => {
+          const z = this.logits(args.slice(0, nDense), dense, this.embedding.embed(args.slice(nDense)));
+          // BCE(sigmoid(z), y) in its stable form: max(z,0) - z*y + log(1 + exp(-|z|)).
+          return tf.mean(tf.add(tf.sub(tf.relu(z), tf.mul(z, y)), tf.log1p(tf.exp(tf.neg(tf.abs(z)))))) as tf.Scalar;
+        };
+        const { value, grads } = tf.valueAndGrads(f)([...this.denseVars, ...embInputs]);
+        for (let i = 0; i < nDense; i++) this.denseVars[i].assign(tf.sub(this.denseVars[i], tf.mul(grads[i], this.lr)));
+        lossT = tf.keep(value);
+        embGrads = grads.slice(nDense).map((g) => tf.keep(g));
+      });
+      await this.embedding.update(embGrads);
+    } catch (err) {
+      for (const g of embGrads) g.dispose();
+      this.embedding.end();
+      lossT?.dispose();
+      throw err;
+    }
+    const loss = (await lossT!.data())[0];
+    lossT!.dispose();
+    this.step++;
+    if (!Number.isFinite(loss)) {
+      throw new PipelineError('ERR_NAN_LOSS', `training loss became ${loss} at step ${this.step}; lower the learning rate or check the input (the model state is no longer usable)`, { step: this.step });
+    }
+    return loss;
+  }
+
+  async predict(batch: TrainBatch): Promise<Float32Array> {
+    const rows = this.checkBatch(batch, false);
+    const embInputs = this.embedding.begin(batch.cats, rows);
+    try {
+      const p = tf.tidy(() => {
+        const dense = tf.tensor2d(batch.dense.subarray(0, rows * NUM_DENSE), [rows, NUM_DENSE]);
+        return tf.sigmoid(this.logits(this.denseVars, dense, this.embedding.embed(embInputs)));
+      });
+      const out = (await p.data()) as Float32Array;
+      p.dispose();
+      return out;
+    } finally {
+      this.embedding.end();
+    }
+  }
+
+  get steps(): number {
+    return this.step;
+  }
+
+  async exportState(): Promise<ModelState> {
+    const dense: NamedArray[] = [];
+    for (let i = 0; i < this.denseVars.length; i++) {
+      dense.push({ name: this.denseNames[i], shape: this.denseVars[i].shape.slice(), values: (await this.denseVars[i].data()) as Float32Array });
+    }
+    const { embedding, optimizer } = await this.embedding.exportState();
+    return { dense, embedding, optimizer, step: this.step };
+  }
+
+  importState(state: ModelState): void {
+    if (!state || !Array.isArray(state.dense) || !Array.isArray(state.embedding) || !Array.isArray(state.optimizer)) {
+      throw new PipelineError('ERR_STATE_MISMATCH', 'saved state must have dense, embedding and optimizer arrays');
+    }
+    // Check everything before changing anything: a mismatch leaves the model as it was.
+    const values = this.denseNames.map((name, i) => {
+      const a = state.dense.find((x) => x.name === name);
+      const shape = this.denseVars[i].shape;
+      if (!a) throw new PipelineError('ERR_STATE_MISMATCH', `saved state has no ${name}`, { field: name });
+      if (a.shape.length !== shape.length || a.shape.some((n, k) => n !== shape[k]) || a.values.length !== this.denseVars[i].size) {
+        throw new PipelineError('ERR_STATE_MISMATCH', `saved ${name} has shape [${a.shape}], this model needs [${shape}]`, { field: name });
+      }
+      return a.values;
+    });
+    if (state.dense.length !== this.denseNames.length) throw new PipelineError('ERR_STATE_MISMATCH', `saved state has ${state.dense.length} dense arrays, this model has ${this.denseNames.length}`);
+    this.embedding.importState(state);
+    for (let i = 0; i < values.length; i++) this.denseVars[i].assign(tf.tensor(values[i], this.denseVars[i].shape));
+    this.step = Number.isInteger(state.step) ? state.step : 0;
+  }
+
+  dispose(): void {
+    for (const v of this.denseVars) v.dispose();
+    this.tri.dispose();
+    this.lr.dispose();
+    this.embedding.dispose();
+  }
+}
+
+let nextModelId = 0;
+
+/** Builds a DLRM on the selected backend (see selectBackend), initialised from config.seed. */
+export async function createDlrm(config: DlrmConfig, opts: CreateDlrmOptions = {}): Promise<Dlrm & { readonly embedding: EmbeddingLayer; readonly steps: number }> {
+  validateDlrmConfig(config);
+  const backend = await selectBackend(opts.backend ?? 'auto', opts.log);
+  return new DlrmModel(config, backend, opts.embeddingImpl ?? 'auto');
+}

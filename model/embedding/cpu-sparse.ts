@@ -1,0 +1,128 @@
+/**
+ * The embedding layer for CPU backends: memory is a plain Float32Array. The forward
+ * gather runs in JS and enters the graph as a tensor; tfjs differentiates the loss
+ * with respect to that tensor, and update() scatters the gradient into the memory,
+ * touching only the locations the batch used (coalesced first, so a location used
+ * many times gets one update with the summed gradient, as the composite layer and
+ * PyTorch's sparse optimizers do).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ADAGRAD_EPS, NUM_FEATURES, type EmbeddingLayer, type EmbeddingOptions, type NamedArray } from './layer.js';
+import { Locator } from './locations.js';
+import { initialMemory } from './memory-init.js';
+import { pick } from './composite.js';
+
+export class CpuSparseEmbedding implements EmbeddingLayer {
+  readonly kind;
+  readonly impl = 'cpu-sparse' as const;
+  readonly dim: number;
+  readonly memoryFloats: number;
+  private readonly locator: Locator;
+  private readonly memShape: number[];
+  private readonly lr: number;
+  readonly memory: Float32Array;
+  private readonly accum: Float32Array | undefined;
+  /** Summed gradient per location, and which locations it holds (reset after each update). */
+  private readonly gradSum: Float32Array;
+  private readonly seen: Uint8Array;
+  private touched = new Int32Array(0);
+  private locs = new Int32Array(0);
+  private batchOut: tf.Tensor3D | undefined;
+  private count = 0;
+
+  constructor(o: EmbeddingOptions) {
+    this.kind = o.spec.kind;
+    this.dim = o.dim;
+    this.locator = new Locator(o.spec, o.dim);
+    this.memoryFloats = this.locator.memoryFloats;
+    this.memShape = o.spec.kind === 'full' ? [this.locator.totalRows, o.dim] : [this.memoryFloats];
+    this.memory = initialMemory(o.spec, this.locator, o.dim, o.seed);
+    this.accum = o.optimizer === 'adagrad' ? new Float32Array(this.memoryFloats) : undefined;
+    this.gradSum = new Float32Array(this.memoryFloats);
+    this.seen = new Uint8Array(this.memoryFloats);
+    this.lr = o.learningRate;
+  }
+
+  begin(cats: Uint32Array, rows: number): tf.Tensor[] {
+    this.end();
+    const n = rows * NUM_FEATURES * this.dim;
+    if (this.locs.length < n) {
+      this.locs = new Int32Array(n);
+      this.touched = new Int32Array(n);
+    }
+    const locs = this.locs.subarray(0, n);
+    this.locator.flatInto(cats, rows, locs);
+    // tfjs keeps (not copies) the array on the cpu backend, so each batch needs its own.
+    const out = new Float32Array(n);
+    const mem = this.memory;
+    for (let i = 0; i < n; i++) out[i] = mem[locs[i]];
+    this.count = n;
+    this.batchOut = tf.tensor3d(out, [rows, NUM_FEATURES, this.dim], 'float32');
+    return [this.batchOut];
+  }
+
+  embed(inputs: tf.Tensor[]): tf.Tensor3D {
+    return inputs[0] as tf.Tensor3D;
+  }
+
+  async update(grads: tf.Tensor[]): Promise<void> {
+    const g = (await grads[0].data()) as Float32Array;
+    for (const t of grads) t.dispose();
+    const n = this.count;
+    const locs = this.locs;
+    const sum = this.gradSum;
+    const seen = this.seen;
+    const touched = this.touched;
+    let t = 0;
+    for (let i = 0; i < n; i++) {
+      const l = locs[i];
+      if (!seen[l]) {
+        seen[l] = 1;
+        touched[t++] = l;
+      }
+      sum[l] += g[i];
+    }
+    const mem = this.memory;
+    const lr = this.lr;
+    const acc = this.accum;
+    if (acc) {
+      for (let i = 0; i < t; i++) {
+        const l = touched[i];
+        const gl = sum[l];
+        acc[l] += gl * gl;
+        mem[l] -= (lr * gl) / (Math.sqrt(acc[l]) + ADAGRAD_EPS);
+        sum[l] = 0;
+        seen[l] = 0;
+      }
+    } else {
+      for (let i = 0; i < t; i++) {
+        const l = touched[i];
+        mem[l] -= lr * sum[l];
+        sum[l] = 0;
+        seen[l] = 0;
+      }
+    }
+    this.end();
+  }
+
+  end(): void {
+    this.batchOut?.dispose();
+    this.batchOut = undefined;
+  }
+
+  async exportState(): Promise<{ embedding: NamedArray[]; optimizer: NamedArray[] }> {
+    return {
+      embedding: [{ name: 'embedding.memory', shape: this.memShape.slice(), values: this.memory.slice() }],
+      optimizer: this.accum ? [{ name: 'embedding.adagrad', shape: this.memShape.slice(), values: this.accum.slice() }] : [],
+    };
+  }
+
+  importState(state: { embedding: NamedArray[]; optimizer: NamedArray[] }): void {
+    this.memory.set(pick(state.embedding, 'embedding.memory', this.memShape));
+    if (this.accum) this.accum.set(pick(state.optimizer, 'embedding.adagrad', this.memShape));
+  }
+
+  dispose(): void {
+    this.end();
+  }
+}

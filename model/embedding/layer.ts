@@ -1,0 +1,57 @@
+/**
+ * The embedding layer: one interface, one implementation per backend family
+ * (DESIGN §4). The training step differentiates the loss with respect to the
+ * tensors begin() returns, whatever they are:
+ *  - composite (any backend): the memory variable itself; embed() gathers from it
+ *    with standard tfjs ops and autodiff produces a dense gradient over all of M;
+ *  - cpu-sparse: the already-gathered [rows, 26, d] output; update() scatter-adds
+ *    its gradient into the typed array, touching only the locations the batch used;
+ *  - a WebGPU custom kernel (a later issue) fits the same shape: begin() uploads the
+ *    locations and returns the gathered output, update() runs a scatter kernel.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { EmbeddingSpec } from '../types.js';
+
+export const NUM_FEATURES = 26;
+
+export type EmbeddingImpl = 'composite' | 'cpu-sparse';
+export const EMBEDDING_IMPLS: readonly EmbeddingImpl[] = ['composite', 'cpu-sparse'];
+
+export interface NamedArray {
+  name: string;
+  shape: number[];
+  values: Float32Array;
+}
+
+export interface EmbeddingOptions {
+  spec: EmbeddingSpec;
+  dim: number;
+  learningRate: number;
+  optimizer: 'sgd' | 'adagrad';
+  seed: number;
+}
+
+export interface EmbeddingLayer {
+  readonly kind: EmbeddingSpec['kind'];
+  readonly impl: EmbeddingImpl;
+  readonly dim: number;
+  /** Floats of embedding memory (M, or total rows x d for full tables). */
+  readonly memoryFloats: number;
+  /**
+   * Computes this batch's locations (on the CPU) and returns the tensors the loss
+   * is differentiated with respect to. They stay owned by the layer.
+   */
+  begin(cats: Uint32Array, rows: number): tf.Tensor[];
+  /** [rows, 26, d] from begin()'s tensors; runs inside the gradient tape. */
+  embed(inputs: tf.Tensor[]): tf.Tensor3D;
+  /** Applies d(loss)/d(begin()'s tensors), disposes those gradients and ends the batch. */
+  update(grads: tf.Tensor[]): Promise<void>;
+  /** Ends a batch without updating (prediction). */
+  end(): void;
+  exportState(): Promise<{ embedding: NamedArray[]; optimizer: NamedArray[] }>;
+  importState(state: { embedding: NamedArray[]; optimizer: NamedArray[] }): void;
+  dispose(): void;
+}
+
+/** Adagrad as PyTorch defines it: initial accumulator 0, eps added after the sqrt. */
+export const ADAGRAD_EPS = 1e-10;

@@ -1,0 +1,121 @@
+/**
+ * Vocabularies for full embedding tables: a count reduce over the training rows
+ * (as DLRM and NVTabular build them), giving each kept value of each feature a
+ * contiguous row; values rarer than minCount, and values never seen in training,
+ * share one out-of-vocabulary row (row 0). With bucketed ids (preprocess --buckets
+ * N) the ids already are rows: the identity vocabulary of size N.
+ */
+import { NUM_CAT, type FeatureBatch } from '../pipeline/schema.js';
+import { invalidOption } from '../pipeline/errors.js';
+import type { Vocabulary } from '../model/types.js';
+
+export const OOV_ROW = 0;
+
+/** Streaming per-feature value counts; partial counters merge by addition. */
+export class ValueCounter {
+  readonly counts: Map<number, number>[] = Array.from({ length: NUM_CAT }, () => new Map());
+  rows = 0;
+
+  add(b: FeatureBatch): void {
+    for (let f = 0; f < NUM_CAT; f++) {
+      const col = b.cats[f];
+      const m = this.counts[f];
+      for (let i = 0; i < b.rows; i++) {
+        const v = col[i];
+        m.set(v, (m.get(v) ?? 0) + 1);
+      }
+    }
+    this.rows += b.rows;
+  }
+
+  merge(other: ValueCounter): void {
+    for (let f = 0; f < NUM_CAT; f++) for (const [v, c] of other.counts[f]) this.counts[f].set(v, (this.counts[f].get(v) ?? 0) + c);
+    this.rows += other.rows;
+  }
+
+  /** Distinct values per feature: DLRM's per-feature counts that size full tables and M. */
+  distinct(): number[] {
+    return this.counts.map((m) => m.size);
+  }
+
+  vocabulary({ minCount = 1 }: { minCount?: number } = {}): FeatureVocabulary {
+    if (!Number.isInteger(minCount) || minCount < 1) throw invalidOption('min-count', 'must be a positive integer', minCount);
+    // Sorted values make the row assignment independent of input order details.
+    const keys = this.counts.map((m) => Uint32Array.from([...m].filter(([, c]) => c >= minCount).map(([v]) => v)).sort());
+    return new FeatureVocabulary(keys);
+  }
+}
+
+export async function countValues(source: AsyncIterable<FeatureBatch>): Promise<ValueCounter> {
+  const counter = new ValueCounter();
+  for await (const b of source) counter.add(b);
+  return counter;
+}
+
+export class FeatureVocabulary implements Vocabulary {
+  readonly kind = 'table';
+  private readonly maps: Map<number, number>[];
+  /** Per feature, the kept values in row order (row = position + 1). */
+  constructor(readonly keys: Uint32Array[]) {
+    if (keys.length !== NUM_CAT) throw invalidOption('vocabulary', `must have ${NUM_CAT} features`, keys.length);
+    this.maps = keys.map((k) => {
+      const m = new Map<number, number>();
+      for (let i = 0; i < k.length; i++) m.set(k[i], i + 1);
+      return m;
+    });
+  }
+  size(feature: number): number {
+    return this.keys[feature].length + 1;
+  }
+  index(feature: number, value: number): number {
+    return this.maps[feature].get(value) ?? OOV_ROW;
+  }
+  totalRows(): number {
+    return this.keys.reduce((s, k) => s + k.length + 1, 0);
+  }
+}
+
+export class IdentityVocabulary implements Vocabulary {
+  readonly kind = 'identity';
+  private readonly sizes: number[];
+  /** One N for every feature, or preprocess's per-feature list of 26. */
+  constructor(readonly buckets: number | readonly number[]) {
+    const list = typeof buckets === 'number' ? new Array(NUM_CAT).fill(buckets) : [...buckets];
+    if (list.length !== NUM_CAT || !list.every((n) => Number.isInteger(n) && n >= 1)) throw invalidOption('buckets', `must be a positive integer or a list of ${NUM_CAT}`, buckets);
+    this.sizes = list;
+  }
+  size(feature: number): number {
+    return this.sizes[feature];
+  }
+  index(feature: number, value: number): number {
+    // Bucketed ids are already < N; the modulo only guards against a mismatched input.
+    return value % this.sizes[feature];
+  }
+  totalRows(): number {
+    return this.sizes.reduce((a, b) => a + b, 0);
+  }
+}
+
+/** Binary form for checkpoints and saved models: per feature [count, ...values] as uint32. */
+export function encodeVocabulary(v: FeatureVocabulary): Uint32Array {
+  const out = new Uint32Array(NUM_CAT + v.keys.reduce((s, k) => s + k.length, 0));
+  let o = 0;
+  for (const k of v.keys) {
+    out[o++] = k.length;
+    out.set(k, o);
+    o += k.length;
+  }
+  return out;
+}
+
+export function decodeVocabulary(data: Uint32Array): FeatureVocabulary {
+  const keys: Uint32Array[] = [];
+  let o = 0;
+  for (let f = 0; f < NUM_CAT; f++) {
+    if (o >= data.length) throw invalidOption('vocabulary', 'must hold 26 features', `${f} features`);
+    const n = data[o++];
+    keys.push(data.slice(o, o + n));
+    o += n;
+  }
+  return new FeatureVocabulary(keys);
+}

@@ -1,0 +1,131 @@
+import t from 'tap';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ShardCutter, shardSink } from '../../stages/shard-sink.js';
+import { emptyFeatureBatch, type FeatureBatch } from '../../pipeline/schema.js';
+import { emptyManifest, readManifest, MANIFEST_VERSION, type ManifestConfig } from '../../io/manifest.js';
+import { openShardOutput } from '../../io/shard-output.js';
+import { readFeatureBatches } from '../../io/read-shards.js';
+import { arrowStreamEncoder } from '../../io/arrow-stream.js';
+import { collect } from '../io/shard-expect.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shard-sink-'));
+t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Rows numbered from `start`: dense i1 and cat c1 hold the row number, so order and loss are visible. */
+function numbered(start: number, rows: number): FeatureBatch & { source: { file: string; lines: Float64Array } } {
+  const b = emptyFeatureBatch(rows);
+  const lines = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    b.dense[0][r] = start + r;
+    b.cats[0][r] = start + r;
+    b.label![r] = (start + r) % 2;
+    lines[r] = start + r + 1;
+  }
+  return { ...b, source: { file: 'in.tsv', lines } };
+}
+
+const config = (o: Partial<ManifestConfig> = {}): ManifestConfig => ({
+  inputs: ['in.tsv'],
+  inputBytes: [null],
+  format: 'arrow',
+  shardRows: 100,
+  buckets: null,
+  labeled: true,
+  onBadRow: 'fail',
+  seed: 0,
+  version: MANIFEST_VERSION,
+  ...o,
+});
+
+t.test('validates options at construction', async (t) => {
+  t.throws(() => new ShardCutter({ shardRows: 0 }), { code: 'ERR_INVALID_OPTION', message: /shardRows: must be a positive integer, got 0/ });
+  t.throws(() => shardSink({ dir: tmp, manifest: emptyManifest(config()), concurrency: -1 }), { message: /concurrency/ });
+});
+
+t.test('cuts shards at fixed row boundaries whatever the batch sizes, after skipping committed rows', async (t) => {
+  for (const skipRows of [0, 300]) {
+    const cutter = new ShardCutter({ shardRows: 100, skipRows, firstIndex: skipRows / 100 });
+    const shards = [];
+    let at = 0;
+    for (const n of [7, 93, 150, 1, 399, 50]) {
+      shards.push(...cutter.push(numbered(at, n)).map((s) => ({ ...s, first: s.batch.dense[0][0], last: s.batch.dense[0][s.batch.rows - 1], rows: s.batch.rows })));
+      at += n;
+    }
+    const last = cutter.flush();
+    if (last) shards.push({ ...last, first: last.batch.dense[0][0], last: last.batch.dense[0][last.batch.rows - 1], rows: last.batch.rows });
+    // 700 rows: shards [skip, ...) of 100 rows each.
+    t.same(
+      shards.map((s) => [s.index, s.firstRow, s.rows, s.first, s.last]),
+      Array.from({ length: (700 - skipRows) / 100 + (skipRows % 100 ? 1 : 0) }, (_, i) => {
+        const first = skipRows + i * 100;
+        const rows = Math.min(100, 700 - first);
+        return [skipRows / 100 + i, first, rows, first, first + rows - 1];
+      }).filter((x) => x[2] > 0),
+    );
+    t.same(shards[0].source, [{ file: 'in.tsv', firstLine: skipRows + 1, lastLine: Math.min(700, skipRows + 100) }]);
+  }
+});
+
+t.test('applies backpressure when the encoders are slower than the producer', async (t) => {
+  const dir = path.join(tmp, 'bp');
+  const { manifest } = await openShardOutput({ dir, config: config({ format: 'parquet', shardRows: 2000 }) });
+  const sink = shardSink({ dir, manifest, concurrency: 1, maxInFlight: 2 });
+  let produced = 0;
+  let maxAhead = 0;
+  const total = 60_000;
+  async function* source() {
+    for (let at = 0; at < total; at += 500) {
+      maxAhead = Math.max(maxAhead, produced - manifest.rows);
+      produced += 500;
+      yield numbered(at, 500);
+    }
+  }
+  await pipeline(Readable.from(source(), { highWaterMark: 1 }), sink);
+  t.equal(manifest.rows, total);
+  t.ok(sink.maxInFlightSeen <= 2, `in-flight shards ${sink.maxInFlightSeen} <= 2`);
+  // Two shards in flight, one being filled, a batch in the sink's and one in Readable's buffer.
+  t.ok(maxAhead <= 3 * 2000 + 3 * 500, `producer ran at most ${maxAhead} rows ahead of the commits (of ${total})`);
+  const got = await collect(readFeatureBatches(dir));
+  t.same(Array.from(got.dense[0]), Array.from({ length: total }, (_, i) => i));
+});
+
+t.test('rolls back this run on error when asked, leaving the directory as found', async (t) => {
+  const dir = path.join(tmp, 'rb');
+  const { manifest } = await openShardOutput({ dir, config: config() });
+  const sink = shardSink({ dir, manifest, concurrency: 0, rollbackOnError: true });
+  sink.manifestWasNew = true;
+  async function* source() {
+    for (let at = 0; at < 1000; at += 50) yield numbered(at, 50);
+    throw new Error('bad row');
+  }
+  await t.rejects(pipeline(Readable.from(source()), sink), { message: 'bad row' });
+  await sink.settled();
+  t.same(fs.readdirSync(dir), [], 'no shard, temp file or manifest left');
+});
+
+t.test('arrowStreamEncoder waits for a slow reader', async (t) => {
+  let produced = 0;
+  let consumedBytes = 0;
+  let maxAheadBatches = 0;
+  const batchBytes = 500 * 161;
+  async function* source() {
+    for (let i = 0; i < 200; i++) {
+      maxAheadBatches = Math.max(maxAheadBatches, produced - consumedBytes / batchBytes);
+      produced++;
+      yield numbered(i * 500, 500);
+    }
+  }
+  const slow = new Writable({
+    highWaterMark: 16 * 1024,
+    write(chunk: Buffer, _e, cb) {
+      consumedBytes += chunk.length;
+      setTimeout(cb, 1);
+    },
+  });
+  await pipeline(Readable.from(source(), { highWaterMark: 1 }), arrowStreamEncoder(), slow);
+  t.ok(maxAheadBatches < 6, `producer at most ${maxAheadBatches.toFixed(1)} batches ahead of a slow reader (of 200)`);
+});
