@@ -389,19 +389,22 @@ export class TsvParser {
         p++;
         continue;
       }
-      let v: number;
+      let v = 0;
       let present = 1;
       const q = p + 8;
       if (q <= end && (q === end || buf[q] === TAB)) {
-        // The usual case, exactly 8 digits: any non-hex byte makes one lookup -1, and so the OR negative.
+        // The usual case, 8 hex digits then a tab or the end. Any other byte (a tab
+        // too: "abc\t\t" is a short value then an empty field) makes its lookup -1,
+        // the OR negative, and the general loop below decides.
         const h0 = HEX[buf[p]], h1 = HEX[buf[p + 1]], h2 = HEX[buf[p + 2]], h3 = HEX[buf[p + 3]];
         const h4 = HEX[buf[p + 4]], h5 = HEX[buf[p + 5]], h6 = HEX[buf[p + 6]], h7 = HEX[buf[p + 7]];
-        if ((h0 | h1 | h2 | h3 | h4 | h5 | h6 | h7) < 0) return false;
-        v = (h0 << 28) | (h1 << 24) | (h2 << 20) | (h3 << 16) | (h4 << 12) | (h5 << 8) | (h6 << 4) | h7;
-        p = q;
-      } else {
+        if ((h0 | h1 | h2 | h3 | h4 | h5 | h6 | h7) >= 0) {
+          v = (h0 << 28) | (h1 << 24) | (h2 << 20) | (h3 << 16) | (h4 << 12) | (h5 << 8) | (h6 << 4) | h7;
+          p = q;
+        }
+      }
+      if (p !== q) {
         const digits = p;
-        v = 0;
         while (p < end) {
           const c = buf[p];
           if (c === TAB) break;

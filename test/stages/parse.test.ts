@@ -382,3 +382,75 @@ t.test('applies backpressure when the consumer is slow', async (t) => {
   t.equal(consumed, 200);
   t.ok(maxAhead < 40, `source ran at most ${maxAhead} chunks ahead of a slow consumer`);
 });
+
+/**
+ * An independent, string-based statement of the line rules (precedence:
+ * binary, invalid UTF-8, too many fields, then the first bad field in order).
+ */
+function referenceVerdict(line: Buffer, labeled: boolean): { reason: string; field: string } | null {
+  const names = [...(labeled ? ['label'] : []), ...Array.from({ length: 13 }, (_, i) => `i${i + 1}`), ...Array.from({ length: 26 }, (_, i) => `c${i + 1}`)];
+  const fieldAt = (byte: number) => {
+    const k = line.subarray(0, byte).toString('latin1').split('\t').length - 1;
+    return k < names.length ? names[k] : `f${k + 1}`;
+  };
+  const ctl = line.findIndex((c) => (c < 0x20 && c !== 9) || c === 0x7f);
+  if (ctl >= 0) return { reason: 'binary', field: fieldAt(ctl) };
+  const parts = line.toString('latin1').split('\t');
+  for (let k = 0; k < parts.length; k++) {
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(parts[k], 'latin1'));
+    } catch {
+      return { reason: 'invalid-utf8', field: k < names.length ? names[k] : `f${k + 1}` };
+    }
+  }
+  const E = names.length;
+  if (parts.length > E + 1 || (parts.length === E + 1 && parts[E] !== '')) return { reason: 'too-many-fields', field: `f${E + 1}` };
+  for (let k = 0; k < Math.min(parts.length, E); k++) {
+    const v = parts[k];
+    const n = names[k];
+    if (n === 'label' && v !== '0' && v !== '1') return { reason: 'bad-label', field: n };
+    if (n[0] === 'i' && v !== '' && (!/^-?\d+$/.test(v) || !Number.isFinite(Number(v)))) return { reason: 'bad-int', field: n };
+    if (n[0] === 'c' && !/^[0-9a-fA-F]*$/.test(v)) return { reason: 'bad-hex', field: n };
+    if (n[0] === 'c' && v.length > 8) return { reason: 'long-cat', field: n };
+  }
+  return null;
+}
+
+t.test('fuzz: the fast path and the diagnosis agree with a reference on mutated lines', async (t) => {
+  const rand = mulberry32(Number(process.env.PARSE_FUZZ_SEED ?? 2024));
+  const pick = <T>(a: ArrayLike<T>) => a[Math.floor(rand() * a.length)];
+  const alphabet = Buffer.from('0123456789abcdefABCDEF-\t\t\t\t gx.+\0\r\x7f\xff\xc3\xa9\x80\xe2', 'latin1');
+  const sample = fs.readFileSync(KAGGLE_10K, 'latin1').split('\n').slice(0, 200);
+  for (const labeled of [true, false]) {
+    const lines: Buffer[] = [];
+    for (let i = 0; i < 6000; i++) {
+      let b = Buffer.from(pick(sample), 'latin1');
+      if (!labeled) b = b.subarray(b.indexOf(9) + 1);
+      const edits = Math.floor(rand() * 3);
+      for (let e = 0; e < edits; e++) {
+        const at = Math.floor(rand() * (b.length + 1));
+        const op = rand();
+        if (op < 0.4) b = Buffer.concat([b.subarray(0, at), Buffer.from([pick(alphabet)]), b.subarray(at)]);
+        else if (op < 0.7) b = Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + Math.floor(rand() * 3))]);
+        else if (at < b.length) b = Buffer.from(b), (b[at] = pick(alphabet));
+      }
+      if (rand() < 0.05) b = Buffer.concat([b, Buffer.from(pick(['\t', '\t\t', '0'.repeat(20), '9'.repeat(400)]))]);
+      // Keep lines as lines: no LF inside, and a trailing CR would be a line ending.
+      lines.push(b.subarray(0, b[b.length - 1] === 13 ? b.length - 1 : b.length));
+    }
+    const input = Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\n')]));
+    const got = parseChunks([input], { labeled, onBadRow: 'skip', maxLineBytes: 4096 });
+    const expectedRejects: { line: number; reason: string; field: string }[] = [];
+    const kept: Buffer[] = [];
+    lines.forEach((l, i) => {
+      if (l.length === 0) return;
+      const v = referenceVerdict(l, labeled);
+      if (v) expectedRejects.push({ line: i + 1, ...v });
+      else kept.push(l);
+    });
+    t.ok(expectedRejects.length > 1000 && kept.length > 1000, `a mix of good and bad lines (${kept.length} good)`);
+    t.same(got.rejects.map((r) => ({ line: r.line, reason: r.reason, field: r.field })), expectedRejects, `labeled: ${labeled}: same rejects, reasons and fields`);
+    const naive = naiveParse(kept.map((l) => l.toString('latin1')).join('\n'), labeled);
+    t.equal(JSON.stringify(got.rows.map((r) => [r.label, r.ints, r.cats])), JSON.stringify(naive.map((r) => [r.label, r.ints, r.cats])), `labeled: ${labeled}: same values for kept lines`);
+  }
+});
