@@ -57,9 +57,12 @@ function checkBuckets(n: unknown, name: string): number {
   return n;
 }
 
+/** Options that went through resolveFeaturizeOptions, so a per-batch call need not check them again. */
+const resolved = new WeakSet<object>();
+
 export function resolveFeaturizeOptions(opts: FeaturizeOptions | ResolvedFeaturizeOptions = {}): ResolvedFeaturizeOptions {
   if (opts === null || typeof opts !== 'object') throw invalidOption('options', 'must be an object', opts);
-  if (opts.buckets instanceof Float64Array) return opts as ResolvedFeaturizeOptions;
+  if (resolved.has(opts)) return opts as ResolvedFeaturizeOptions;
   const { buckets, seed = 0 } = opts as FeaturizeOptions;
   if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) {
     throw invalidOption('seed', 'must be an integer from 0 to 4294967295', seed);
@@ -71,7 +74,9 @@ export function resolveFeaturizeOptions(opts: FeaturizeOptions | ResolvedFeaturi
   } else if (buckets !== undefined) {
     per.fill(checkBuckets(buckets, 'buckets'));
   }
-  return { buckets: per, seed };
+  const out = { buckets: per, seed };
+  resolved.add(out);
+  return out;
 }
 
 /** The id of present value `value` (uint32) of categorical feature `feature` (0-based). */
@@ -139,14 +144,14 @@ export function featurizeBatch(raw: RawBatch, opts: FeaturizeOptions | ResolvedF
 
 /** A Transform of RawBatch -> FeatureBatch (with `source`); options validated here. */
 export function featurize(opts: FeaturizeOptions = {}): Transform {
-  const resolved = resolveFeaturizeOptions(opts);
+  const options = resolveFeaturizeOptions(opts);
   return new Transform({
     objectMode: true,
     highWaterMark: 2,
     transform(raw: RawBatch, _enc: BufferEncoding, callback: TransformCallback) {
       let out: SourcedFeatureBatch;
       try {
-        out = featurizeBatch(raw, resolved);
+        out = featurizeBatch(raw, options);
       } catch (err) {
         callback(err as Error);
         return;

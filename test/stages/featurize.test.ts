@@ -32,6 +32,7 @@ t.test('option validation', async (t) => {
     t.throws(() => featurize(opts), re);
     t.throws(() => featurizeBatch(parseFile(TERABYTE_1K)[0], opts), { code: 'ERR_INVALID_OPTION' });
   }
+  t.throws(() => featurizeBatch(parseFile(TERABYTE_1K)[0], { buckets: new Float64Array(26) as unknown as number[] }), /Invalid option buckets/, 'a look-alike of resolved options is still checked');
   t.same([...resolveFeaturizeOptions({ buckets: 7 }).buckets], Array(26).fill(7));
   t.same([...resolveFeaturizeOptions({}).buckets], Array(26).fill(UNBUCKETED));
 });

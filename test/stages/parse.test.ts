@@ -1,6 +1,7 @@
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TsvParser, parseTsv, REJECT_REASONS, type ParseOptions, type RawBatch, type RejectRecord } from '../../stages/parse.js';
@@ -354,6 +355,19 @@ t.test('input markers: file names, line numbers restart, no line joins across fi
     pipeline(openInput([a, path.join(dir, 'c.tsv')]), parseTsv(), new Writable({ objectMode: true, write: (_x, _e, cb) => cb() })),
     { code: 'ERR_BAD_ROW', context: { file: path.join(dir, 'c.tsv'), line: 2, field: 'f41' } },
   );
+});
+
+t.test('a truncated .gz fails the parse, also with onBadRow skip, naming the file', async (t) => {
+  const dir = t.testdir();
+  const gz = path.join(dir, 'day_0.gz');
+  const full = zlib.gzipSync(fs.readFileSync(KAGGLE_10K));
+  fs.writeFileSync(gz, full.subarray(0, full.length - 1000));
+  let rows = 0;
+  await t.rejects(
+    pipeline(openInput(gz), parseTsv({ onBadRow: 'skip' }), new Writable({ objectMode: true, write: (b: RawBatch, _e, cb) => ((rows += b.rows), cb()) })),
+    { code: 'ERR_TRUNCATED_GZIP', context: { file: gz }, message: /day_0\.gz: truncated gzip/ },
+  );
+  t.ok(rows < 10000, 'the rows before the cut may flow, the error still ends the stream');
 });
 
 t.test('applies backpressure when the consumer is slow', async (t) => {
