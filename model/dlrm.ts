@@ -118,7 +118,7 @@ class DlrmModel implements Dlrm {
         const m = sizes[i + 1];
         const w = fillNormal(new Float32Array(n * m), Math.sqrt(2 / (m + n)), paramRng(config.seed, paramId++));
         const b = fillNormal(new Float32Array(m), Math.sqrt(1 / m), paramRng(config.seed, paramId++));
-        const layer = { w: tf.variable(tf.tensor2d(w, [n, m]), true, `${prefix}.${i}.weight`), b: tf.variable(tf.tensor1d(b), true, `${prefix}.${i}.bias`) };
+        const layer = { w: variableFrom(w, [n, m], `${prefix}.${i}.weight`), b: variableFrom(b, [m], `${prefix}.${i}.bias`) };
         into.push(layer);
         this.denseVars.push(layer.w, layer.b);
         this.denseNames.push(`${prefix}.${i}.weight`, `${prefix}.${i}.bias`);
@@ -243,7 +243,7 @@ class DlrmModel implements Dlrm {
     });
     if (state.dense.length !== this.denseNames.length) throw new PipelineError('ERR_STATE_MISMATCH', `saved state has ${state.dense.length} dense arrays, this model has ${this.denseNames.length}`);
     this.embedding.importState(state);
-    for (let i = 0; i < values.length; i++) this.denseVars[i].assign(tf.tensor(values[i], this.denseVars[i].shape));
+    for (let i = 0; i < values.length; i++) assignFrom(this.denseVars[i], values[i]);
     this.step = Number.isInteger(state.step) ? state.step : 0;
   }
 
@@ -256,6 +256,15 @@ class DlrmModel implements Dlrm {
 }
 
 let nextModelId = 0;
+
+/** A variable holding a copy of values; the staging tensor is released, not left counted. */
+export function variableFrom(values: Float32Array, shape: number[], name?: string, trainable = true): tf.Variable {
+  return tf.tidy(() => tf.variable(tf.tensor(values, shape, 'float32'), trainable, name, 'float32'));
+}
+
+export function assignFrom(v: tf.Variable, values: Float32Array): void {
+  tf.tidy(() => v.assign(tf.tensor(values, v.shape, 'float32')));
+}
 
 /** Builds a DLRM on the selected backend (see selectBackend), initialised from config.seed. */
 export async function createDlrm(config: DlrmConfig, opts: CreateDlrmOptions = {}): Promise<Dlrm & { readonly embedding: EmbeddingLayer; readonly steps: number }> {

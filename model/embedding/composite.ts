@@ -32,8 +32,8 @@ export class CompositeEmbedding implements EmbeddingLayer {
     this.memoryFloats = this.locator.memoryFloats;
     this.memShape = o.spec.kind === 'full' ? [this.locator.totalRows, o.dim] : [this.memoryFloats];
     const init = initialMemory(o.spec, this.locator, o.dim, o.seed);
-    this.memory = tf.variable(tf.tensor(init, this.memShape, 'float32'), true, undefined, 'float32');
-    this.accum = o.optimizer === 'adagrad' ? tf.variable(tf.zeros(this.memShape, 'float32'), false) : undefined;
+    this.memory = tf.tidy(() => tf.variable(tf.tensor(init, this.memShape, 'float32'), true, undefined, 'float32'));
+    this.accum = o.optimizer === 'adagrad' ? tf.tidy(() => tf.variable(tf.zeros(this.memShape, 'float32'), false)) : undefined;
     this.lr = tf.keep(tf.scalar(o.learningRate, 'float32'));
   }
 
@@ -80,8 +80,12 @@ export class CompositeEmbedding implements EmbeddingLayer {
   }
 
   importState(state: { embedding: NamedArray[]; optimizer: NamedArray[] }): void {
-    this.memory.assign(tf.tensor(pick(state.embedding, 'embedding.memory', this.memShape), this.memShape, 'float32'));
-    if (this.accum) this.accum.assign(tf.tensor(pick(state.optimizer, 'embedding.adagrad', this.memShape), this.memShape, 'float32'));
+    const memory = pick(state.embedding, 'embedding.memory', this.memShape);
+    const accum = this.accum ? pick(state.optimizer, 'embedding.adagrad', this.memShape) : undefined;
+    tf.tidy(() => {
+      this.memory.assign(tf.tensor(memory, this.memShape, 'float32'));
+      if (this.accum && accum) this.accum.assign(tf.tensor(accum, this.memShape, 'float32'));
+    });
   }
 
   dispose(): void {

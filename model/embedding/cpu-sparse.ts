@@ -118,8 +118,10 @@ export class CpuSparseEmbedding implements EmbeddingLayer {
   }
 
   importState(state: { embedding: NamedArray[]; optimizer: NamedArray[] }): void {
-    this.memory.set(pick(state.embedding, 'embedding.memory', this.memShape));
-    if (this.accum) this.accum.set(pick(state.optimizer, 'embedding.adagrad', this.memShape));
+    const memory = pick(state.embedding, 'embedding.memory', this.memShape);
+    const accum = this.accum ? pick(state.optimizer, 'embedding.adagrad', this.memShape) : undefined;
+    this.memory.set(memory);
+    if (this.accum && accum) this.accum.set(accum);
   }
 
   dispose(): void {

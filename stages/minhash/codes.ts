@@ -65,7 +65,7 @@ export function codeSalts(dim: number, seed: number): Uint32Array {
  * its finalizer. Distinct minima tuples give distinct codes except with probability
  * about 2^-32, so equal codes mean equal minima up to the plain-hash collision rate.
  */
-export function combineMinima(minima: Uint32Array, j: number, stride: number, numHash: number, start: number): number {
+export function combineMinima(minima: Uint32Array | Int32Array, j: number, stride: number, numHash: number, start: number): number {
   let h = start;
   for (let k = 0; k < numHash; k++) {
     let w = Math.imul(minima[k * stride + j], 0xcc9e2d51);
