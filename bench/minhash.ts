@@ -63,11 +63,15 @@ async function child(mode: string): Promise<void> {
   const seen: Uint8Array[] | null = mode === 'count' ? KAGGLE_CARDINALITIES.map((c) => new Uint8Array(c + 2)) : null;
   const batches: FeatureBatch[] = [];
   let g = performance.now();
+  let sampleCpu = 0;
   for (const b of kaggleShaped(rows)) {
     const s = performance.now();
     genMs += s - g;
+    const c0 = process.cpuUsage();
     if (seen) for (let c = 0; c < NUM_CAT; c++) for (let i = 0; i < b.rows; i++) seen[c][b.cats[c][i]] = 1;
     else reducer.add(b);
+    const c1 = process.cpuUsage(c0);
+    sampleCpu += (c1.user + c1.system) / 1e6;
     if (mode === 'scan') batches.push(b);
     g = performance.now();
     sampleMs += g - s;
@@ -82,6 +86,7 @@ async function child(mode: string): Promise<void> {
     const scanRows = Number(args['scan-rows']);
     const r = new MinHashReducer({ sample, seed });
     const s = performance.now();
+    const c0 = process.cpuUsage();
     for (let first = 0; first < scanRows; ) {
       for (const b of batches) {
         if (first >= scanRows) break;
@@ -89,7 +94,8 @@ async function child(mode: string): Promise<void> {
         first += b.rows;
       }
     }
-    process.stdout.write(JSON.stringify({ scanRows: r.inputRows, scanSeconds: (performance.now() - s) / 1000 }) + '\n');
+    const c1 = process.cpuUsage(c0);
+    process.stdout.write(JSON.stringify({ scanRows: r.inputRows, scanSeconds: (performance.now() - s) / 1000, scanCpuSeconds: (c1.user + c1.system) / 1e6 }) + '\n');
     return;
   }
   const dim = Number(mode);
@@ -103,6 +109,13 @@ async function child(mode: string): Promise<void> {
   const reduceMs = performance.now() - r0;
   const c1 = process.cpuUsage(c0);
   const reduceCpuSeconds = (c1.user + c1.system) / 1e6;
+  // codesInto throughput, as the training sink calls it: the first 100k input rows x 26
+  // features (sampled values hit the table, the rest fall back to the plain hash).
+  const probe = kaggleShaped(100_000, 100_000).next().value as FeatureBatch;
+  const outCodes = new Uint32Array(NUM_CAT * dim);
+  const l0 = performance.now();
+  for (let i = 0; i < probe.rows; i++) for (let c = 0; c < NUM_CAT; c++) mapping.codesInto(c, probe.cats[c][i], outCodes, c * dim);
+  const lookupsPerSecond = (probe.rows * NUM_CAT) / ((performance.now() - l0) / 1000);
   const file = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'bench-minhash-')), 'm.arrow');
   const w0 = performance.now();
   const fileBytes = await writeMapping(file, mapping);
@@ -115,10 +128,13 @@ async function child(mode: string): Promise<void> {
       sampledRows: mapping.meta.sampledRows,
       genSeconds: genMs / 1000,
       sampleSeconds: sampleMs / 1000,
+      sampleCpuSeconds: sampleCpu,
       reduceSeconds: reduceMs / 1000,
       reduceCpuSeconds,
       writeSeconds: writeMs / 1000,
       totalSeconds: (performance.now() - t0 - genMs) / 1000,
+      loadAverage: os.loadavg()[0],
+      lookupsPerSecond,
       mappingBytes: mapping.byteLength,
       fileBytes,
       peakRssMB: process.resourceUsage().maxRSS / 1024,
@@ -139,13 +155,13 @@ const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
 
 if (args.child) await child(args.child);
 else {
-  console.log(`minhash bench: ${rows} Kaggle-shaped synthetic rows, P=${sample}, K=${numHash}, node ${process.version}, ${os.cpus()[0]?.model ?? ''}`);
+  console.log(`minhash bench: ${rows} Kaggle-shaped synthetic rows, P=${sample}, K=${numHash}, node ${process.version}, ${os.cpus()[0]?.model ?? ''}, load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores (one core used)`);
   const { distinct } = runChild('count');
   console.log(`distinct (feature, value) in the input: ${distinct} (the reference stores all of them)`);
   const base = runChild('0');
   console.log(`baseline child (generate + sample, no reduce): peak RSS ${base.peakRssMB.toFixed(0)} MB, sampling ${base.sampleSeconds.toFixed(2)} s`);
   const scan = runChild('scan');
-  console.log(`sampling pass over ${scan.scanRows} rows (Kaggle's count, rows in memory): ${scan.scanSeconds.toFixed(2)} s = ${(scan.scanRows / scan.scanSeconds / 1e6).toFixed(1)}M rows/s`);
+  console.log(`sampling pass over ${scan.scanRows} rows (Kaggle's count, rows in memory): ${scan.scanSeconds.toFixed(2)} s (cpu ${scan.scanCpuSeconds.toFixed(2)} s) = ${(scan.scanRows / scan.scanSeconds / 1e6).toFixed(1)}M rows/s`);
   for (const d of String(args.dims).split(',').map(Number)) {
     const r = runChild(String(d));
     const refBytes = distinct * d * 8;
@@ -153,7 +169,8 @@ else {
     console.log(
       [
         `d=${d}: ${r.values} values from ${r.sampledRows} sampled rows`,
-        `  sample ${r.sampleSeconds.toFixed(2)} s (${rows} rows) + reduce ${r.reduceSeconds.toFixed(2)} s (cpu ${r.reduceCpuSeconds.toFixed(2)} s) + write ${r.writeSeconds.toFixed(2)} s; peak RSS ${r.peakRssMB.toFixed(0)} MB`,
+        `  sample ${r.sampleSeconds.toFixed(2)} s (cpu ${r.sampleCpuSeconds.toFixed(2)} s, ${rows} rows) + reduce ${r.reduceSeconds.toFixed(2)} s (cpu ${r.reduceCpuSeconds.toFixed(2)} s) + write ${r.writeSeconds.toFixed(2)} s; peak RSS ${r.peakRssMB.toFixed(0)} MB`,
+        `  codesInto: ${(r.lookupsPerSecond / 1e6).toFixed(2)}M lookups/s (${d} codes each)`,
         `  mapping ${mb(r.mappingBytes)} in memory, file ${mb(r.fileBytes)}; reference table for this input's ${distinct} values: ${gb(refBytes)} (ours ${((100 * r.fileBytes) / refBytes).toFixed(2)}%)`,
         `  Kaggle: reference ${KAGGLE_VALUES} x ${d} x 8 B = ${gb(refKaggle)}; ours ${mb(r.fileBytes)} = ${((100 * r.fileBytes) / refKaggle).toFixed(2)}% (only sampled values stored)`,
       ].join('\n'),

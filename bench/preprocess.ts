@@ -3,7 +3,7 @@
  * (to /dev/null), on synthetic Criteo rows (input/synth.ts), reporting rows/s, input
  * MB/s and peak RSS (the whole process: main thread plus encoder workers).
  *
- *     node dist/bench/preprocess.js [--rows 2000000] [--seed 1] [--concurrency N] [--shard-rows N]
+ *     node dist/bench/preprocess.js [--rows 2000000] [--seed 1] [--concurrency N] [--parse-workers N] [--shard-rows N] [--cases arrow,parquet,stream]
  *
  * The synthetic TSV is generated once and cached in the temp dir. Each case runs in
  * a fresh child process so that peak RSS is that case's alone.
@@ -22,6 +22,8 @@ const { values: args } = parseArgs({
     rows: { type: 'string', default: '2000000' },
     seed: { type: 'string', default: '1' },
     concurrency: { type: 'string' },
+    'parse-workers': { type: 'string' },
+    cases: { type: 'string', default: 'arrow,parquet,stream' },
     'shard-rows': { type: 'string', default: '131072' },
     child: { type: 'string' },
     input: { type: 'string' },
@@ -41,6 +43,7 @@ if (args.child) {
     overwrite: true,
     stdout: devnull,
     ...(args.concurrency ? { concurrency: Number(args.concurrency) } : {}),
+    ...(args['parse-workers'] ? { parseWorkers: Number(args['parse-workers']) } : {}),
   });
   process.stdout.write(JSON.stringify({ rows: s.rows, seconds: s.seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024 }) + '\n');
   process.exit(0);
@@ -59,10 +62,10 @@ const mb = fs.statSync(input).size / 1e6;
 const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-preprocess-'));
 const self = fileURLToPath(import.meta.url);
 const results: string[] = [];
-for (const format of ['arrow', 'parquet', 'stream'] as const) {
+for (const format of args.cases!.split(',') as ('arrow' | 'parquet' | 'stream')[]) {
   const r = spawnSync(
     process.execPath,
-    [self, '--child', format, '--input', input, '--out', path.join(outDir, format), '--shard-rows', args['shard-rows']!, ...(args.concurrency ? ['--concurrency', args.concurrency] : [])],
+    [self, '--child', format, '--input', input, '--out', path.join(outDir, format), '--shard-rows', args['shard-rows']!, ...(args.concurrency ? ['--concurrency', args.concurrency] : []), ...(args['parse-workers'] ? ['--parse-workers', args['parse-workers']] : [])],
     { encoding: 'utf8' },
   );
   if (r.status !== 0) {
@@ -77,7 +80,7 @@ for (const format of ['arrow', 'parquet', 'stream'] as const) {
   );
 }
 fs.rmSync(outDir, { recursive: true, force: true });
-console.log(`preprocess on ${rows.toLocaleString('en-US')} synthetic rows (${mb.toFixed(0)} MB TSV), node ${process.version}, ${os.cpus().length} CPUs, shard-rows ${args['shard-rows']}, concurrency ${args.concurrency ?? 'default (CPU count)'}`);
+console.log(`preprocess on ${rows.toLocaleString('en-US')} synthetic rows (${mb.toFixed(0)} MB TSV), node ${process.version}, ${os.cpus().length} CPUs, shard-rows ${args['shard-rows']}, concurrency ${args.concurrency ?? 'default (CPU count)'}, parse workers ${args['parse-workers'] ?? 'default (concurrency if >= 2)'}`);
 console.log('| case | rows | seconds | rows/s | input MB/s | peak RSS MB | output MB |');
 console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const line of results) console.log(line);

@@ -98,46 +98,64 @@ function getLog1pTable(): Float32Array {
   return log1pTable;
 }
 
-/** Pure: a new FeatureBatch (the label array is shared with `raw`, not copied). */
-export function featurizeBatch(raw: RawBatch, opts: FeaturizeOptions | ResolvedFeaturizeOptions = {}): SourcedFeatureBatch {
+/** Columns that featurizeInto fills: at least `at + raw.rows` long each. */
+export interface FeatureColumns {
+  label: Uint8Array | null;
+  dense: Float32Array[];
+  cats: Uint32Array[];
+}
+
+/**
+ * Pure: writes raw's rows featurized into `out` from row `at` on (every cell is
+ * written, so `out` may be a reused buffer). The label is copied when `out` has one.
+ */
+export function featurizeInto(raw: RawBatch, out: FeatureColumns, at: number, opts: FeaturizeOptions | ResolvedFeaturizeOptions = {}): void {
   const { buckets, seed } = resolveFeaturizeOptions(opts);
   const n = raw.rows;
   const table = getLog1pTable();
-  const dense: Float32Array[] = new Array(NUM_DENSE);
+  if (out.label && raw.label) out.label.set(raw.label.subarray(0, n), at);
   for (let i = 0; i < NUM_DENSE; i++) {
     const src = raw.ints[i];
-    const dst = new Float32Array(n);
+    const dst = out.dense[i];
     for (let r = 0; r < n; r++) {
       const x = src[r];
-      // NaN (empty) and negatives -> 0, which the zero-filled array already holds.
-      if (x > 0) dst[r] = x < LOG1P_TABLE_SIZE && (x | 0) === x ? table[x] : Math.log1p(x);
+      // NaN (empty) and negatives -> 0.
+      dst[at + r] = x > 0 ? (x < LOG1P_TABLE_SIZE && (x | 0) === x ? table[x] : Math.log1p(x)) : 0;
     }
-    dense[i] = dst;
   }
-  const cats: Uint32Array[] = new Array(NUM_CAT);
   for (let f = 0; f < NUM_CAT; f++) {
     const vals = raw.cats[f];
     const present = raw.catPresent[f];
-    const dst = new Uint32Array(n);
+    const dst = out.cats[f];
     if (buckets[f] === UNBUCKETED) {
       // 1 + h % (2^32 - 1), without a float modulo: only h = 2^32 - 1 wraps (to 1).
       for (let r = 0; r < n; r++) {
         if (present[r] !== 0) {
           const h = hash2(vals[r], f, seed);
-          dst[r] = h === 0xffffffff ? 1 : h + 1;
-        }
+          dst[at + r] = h === 0xffffffff ? 1 : h + 1;
+        } else dst[at + r] = 0;
       }
     } else {
       const m = buckets[f] - 1;
-      for (let r = 0; r < n; r++) if (present[r] !== 0) dst[r] = 1 + (hash2(vals[r], f, seed) % m);
+      for (let r = 0; r < n; r++) dst[at + r] = present[r] !== 0 ? 1 + (hash2(vals[r], f, seed) % m) : 0;
     }
-    cats[f] = dst;
   }
+}
+
+/** Pure: a new FeatureBatch (the label array is shared with `raw`, not copied). */
+export function featurizeBatch(raw: RawBatch, opts: FeaturizeOptions | ResolvedFeaturizeOptions = {}): SourcedFeatureBatch {
+  const n = raw.rows;
+  const out: FeatureColumns = {
+    label: null,
+    dense: Array.from({ length: NUM_DENSE }, () => new Float32Array(n)),
+    cats: Array.from({ length: NUM_CAT }, () => new Uint32Array(n)),
+  };
+  featurizeInto(raw, out, 0, opts);
   return {
     rows: n,
     label: raw.label,
-    dense,
-    cats,
+    dense: out.dense,
+    cats: out.cats,
     source: { file: raw.file, fileIndex: raw.fileIndex, firstRow: raw.firstRow, firstLine: raw.firstLine, lines: raw.lines },
   };
 }

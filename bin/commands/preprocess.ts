@@ -2,8 +2,11 @@
  * `pipeline preprocess`: Criteo TSV -> featurized Parquet/Arrow shards + manifest
  * (resumable), or an Arrow IPC stream on stdout for chaining into train/minhash.
  *
- * The main thread reads, parses and featurizes; shard encoding runs on worker
- * threads (stages/shard-sink.ts), so both cores are busy.
+ * With --concurrency N >= 2 (the default on a multi-core machine) N worker threads
+ * parse and featurize line-aligned chunks of the input (stages/parallel-parse.ts)
+ * and N more encode shards (stages/shard-sink.ts); the main thread only reads,
+ * cuts chunks, puts results back in order and commits shards. With 1 (or 0) the
+ * main thread parses and featurizes itself (0 also encodes there).
  *
  * What "commits nothing partial" means with --on-bad-row fail: shards are committed
  * one by one while the run goes (that is what makes a killed run resumable), but a
@@ -23,6 +26,7 @@ import { NUM_CAT } from '../../pipeline/schema.js';
 import { openInput, assertInputsReadable } from '../../io/input.js';
 import { parseTsv, type OnBadRow, type RejectReason } from '../../stages/parse.js';
 import { featurize } from '../../stages/featurize.js';
+import { parseFeaturizeParallel } from '../../stages/parallel-parse.js';
 import { RejectsWriter } from '../../stages/rejects.js';
 import { MANIFEST_VERSION, type ManifestConfig, type ShardFormat } from '../../io/manifest.js';
 import { openShardOutput } from '../../io/shard-output.js';
@@ -44,7 +48,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   'on-bad-row': { type: 'string', arg: 'fail|skip', default: 'fail', help: 'stop at the first bad row (committing nothing), or skip and count bad rows' },
   rejects: { type: 'string', arg: 'FILE', help: 'with --on-bad-row skip: write rejected lines with reasons here' },
   overwrite: { type: 'boolean', help: 'replace an existing output made with another config (default: resume a same-config output)' },
-  concurrency: { type: 'string', arg: 'N', help: 'shard encoder worker threads (default: CPU count)' },
+  concurrency: { type: 'string', arg: 'N', help: 'worker threads for parsing and as many for shard encoding (default: CPU count); 1: parse on the main thread' },
   quiet: { type: 'boolean', short: 'q', help: 'no progress lines on stderr' },
 };
 
@@ -60,7 +64,12 @@ export interface PreprocessOptions {
   onBadRow?: OnBadRow;
   rejects?: string;
   overwrite?: boolean;
+  /** Shard encoder worker threads (0: encode on the main thread); also the parse workers unless parseWorkers says otherwise. */
   concurrency?: number;
+  /** Parse+featurize worker threads; 0 parses on the main thread. Default: concurrency when >= 2, else 0. */
+  parseWorkers?: number;
+  /** Bytes per chunk handed to a parse worker (default 4 MiB). */
+  chunkBytes?: number;
   /** Where progress lines go (default none). */
   log?: (line: string) => void;
   stdout?: Writable;
@@ -133,17 +142,24 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
     concurrency = Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
     log,
   } = opts;
+  const parseWorkers = opts.parseWorkers ?? (concurrency >= 2 ? concurrency : 0);
   if (format !== 'parquet' && format !== 'arrow') throw invalidOption('format', "must be 'parquet' or 'arrow'", format);
   positiveInt('shardRows', shardRows);
   if (!Number.isInteger(concurrency) || concurrency < 0) throw invalidOption('concurrency', 'must be a non-negative integer', concurrency);
+  if (!Number.isInteger(parseWorkers) || parseWorkers < 0) throw invalidOption('parseWorkers', 'must be a non-negative integer', parseWorkers);
   if (onBadRow !== 'fail' && onBadRow !== 'skip') throw invalidOption('on-bad-row', "must be 'fail' or 'skip'", onBadRow);
   if (rejects && onBadRow !== 'skip') throw invalidOption('rejects', 'needs --on-bad-row skip', rejects);
   assertInputsReadable(inputs);
 
   const started = Date.now();
   const rejectsWriter = rejects ? new RejectsWriter(rejects, { append: false }) : undefined;
-  const parser = parseTsv({ labeled, onBadRow, onReject: rejectsWriter?.write });
-  const featurizer = featurize({ buckets, seed });
+  // One thread: parseTsv | featurize. Several: both on workers, one stage.
+  const parser =
+    parseWorkers > 0
+      ? parseFeaturizeParallel({ workers: parseWorkers, chunkBytes: opts.chunkBytes, labeled, onBadRow, onReject: rejectsWriter?.write, buckets, seed })
+      : parseTsv({ labeled, onBadRow, onReject: rejectsWriter?.write });
+  const featurizer = parseWorkers > 0 ? null : featurize({ buckets, seed });
+  const featurized = (): (NodeJS.ReadableStream | NodeJS.ReadWriteStream)[] => [openInput(inputs, { stdin: opts.stdin }), parser, ...(featurizer ? [featurizer] : [])];
   const tap = progressTap(log, started);
   const rejectCounts = (): Record<string, number> =>
     Object.fromEntries(Object.entries(parser.stats.rejects).filter(([, n]) => n > 0)) as Partial<Record<RejectReason, number>> as Record<string, number>;
@@ -155,7 +171,7 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
   try {
     if (out === '-') {
       const stdout = opts.stdout ?? process.stdout;
-      await pipeline(openInput(inputs, { stdin: opts.stdin }), parser, featurizer, tap, arrowStreamEncoder({ labeled }), stdout);
+      await pipeline([...featurized(), tap, arrowStreamEncoder({ labeled }), stdout]);
       return finishSummary({ out: '-', format: 'arrow-stream', rows: tap.rows, shards: 0, newRows: tap.rows, resumed: false });
     }
 
@@ -187,7 +203,7 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
     });
     sink.manifestWasNew = !existed;
     try {
-      await pipeline(openInput(inputs, { stdin: opts.stdin }), parser, featurizer, tap, sink);
+      await pipeline([...featurized(), tap, sink]);
     } catch (err) {
       await sink.settled(); // rollback / temp-file removal finishes before the error is reported
       throw err;

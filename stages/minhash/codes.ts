@@ -64,6 +64,8 @@ export function codeSalts(dim: number, seed: number): Uint32Array {
  * g: murmur3's body over the K minima of dimension j (minima[k * stride + j]), then
  * its finalizer. Distinct minima tuples give distinct codes except with probability
  * about 2^-32, so equal codes mean equal minima up to the plain-hash collision rate.
+ * The reduce passes minima with the sign bit flipped (its int32 form): a fixed bijection,
+ * so it changes which code a tuple gets, never whether two tuples collide.
  */
 export function combineMinima(minima: Uint32Array | Int32Array, j: number, stride: number, numHash: number, start: number): number {
   let h = start;

@@ -87,6 +87,13 @@ export class ScmaMapping implements LocationCodes {
     for (let j = 0; j < d; j++) out[offset + j] = codes[o + j];
   }
 
+  /** Convenience (allocates): the codes of (feature, value). Hot paths use codesInto. */
+  codesOf(feature: number, value: number): Uint32Array {
+    const out = new Uint32Array(this.dim);
+    this.codesInto(feature, value, out, 0);
+    return out;
+  }
+
   /** Bytes of the codes and keys (what the reference stores as N x d int64). */
   get byteLength(): number {
     return this.codes.byteLength + this.values.byteLength + this.features.byteLength;

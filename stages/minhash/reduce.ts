@@ -16,6 +16,12 @@
  *    min of minima over its parts, so computing them once from the merged sample equals
  *    merging per-part minima, but partials stay small and independent of d and K.
  *
+ * Hash functions (stages/minhash/codes.ts, HASH_FAMILY): sampleKey(r) and rowBase(r) are
+ * murmur3-style hashes of r's two 32-bit words under tweaked seeds; h_kj(r) =
+ * fmix32(rowBase(r) ^ salt_kj) with per-(k, j) salts, so one row costs one full hash
+ * plus K x d finalizers; g is murmur3 over the K minima started from a per-j word. The
+ * statistical tests check that equal codes then occur at rate J^K.
+ *
  * Memory grows with P and with the distinct values in the sample, never with the input.
  */
 import { NUM_CAT, type FeatureBatch } from '../../pipeline/schema.js';
@@ -404,18 +410,20 @@ function indexValues(order: Uint32Array, col: Uint32Array, values: Uint32Array, 
   return out;
 }
 
-export interface BuildMappingOptions extends MappingOptions, ReducerOptions {
+export interface SampleOptions extends ReducerOptions {
   /** Rows in the input when known (manifest); only used for progress. */
   totalRows?: number;
   /** Global index of the first row of `source` (for a part of a larger input). */
   firstRowIndex?: number;
-  /** Called now and then with rows read so far. */
+  /** Called after each batch with the rows read so far. */
   onProgress?: (rowsRead: number, totalRows?: number) => void;
 }
 
-/** Samples `source` and reduces it to the rows of a MinHashReducer (no codes yet). */
-export async function sampleRows(source: AsyncIterable<FeatureBatch> | Iterable<FeatureBatch>, opts: BuildMappingOptions | ReducerOptions & { firstRowIndex?: number; totalRows?: number; onProgress?: BuildMappingOptions['onProgress'] } = {}): Promise<MinHashReducer> {
-  const { firstRowIndex = 0, totalRows, onProgress } = opts as BuildMappingOptions;
+export interface BuildMappingOptions extends MappingOptions, SampleOptions {}
+
+/** Step 1 over a whole source: a reducer holding its sample (write it as a partial, or map it). */
+export async function sampleRows(source: AsyncIterable<FeatureBatch> | Iterable<FeatureBatch>, opts: SampleOptions = {}): Promise<MinHashReducer> {
+  const { firstRowIndex = 0, totalRows, onProgress } = opts;
   const reducer = new MinHashReducer(opts);
   reducer.nextRow = firstRowIndex;
   for await (const batch of source) {

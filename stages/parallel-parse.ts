@@ -1,0 +1,329 @@
+/**
+ * parse + featurize on worker threads: TSV bytes (and openInput's file markers) in,
+ * featurized batches (with `source`) out, in input order, the same rows, line
+ * numbers, rejects and errors as parseTsv() | featurize() on one thread.
+ *
+ * The main thread only cuts the input into line-aligned chunks (a few MiB: it looks
+ * for the last LF, it does not scan every line) and sends each to the least busy
+ * worker by transfer. Workers answer with one packed buffer per chunk
+ * (stages/packed-batch.ts); the main thread puts the answers back in order, adds
+ * the line offsets (workers count lines from their chunk's start), hands rejects to
+ * onReject in order, and pushes one batch per chunk.
+ *
+ * Bounded memory: at most maxInFlight chunks are out at a time; _transform calls
+ * back only below that, so a slow consumer stops the reader (backpressure).
+ * A line with no LF within maxLineBytes + 1 bytes is cut there on the main thread
+ * (the rest dropped up to its LF): the worker then reports it as line-too-long
+ * exactly as the single-threaded parser does.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { PipelineError, invalidOption } from '../pipeline/errors.js';
+import { isInputMarker } from '../io/input.js';
+import { REJECT_REASONS, resolveParseOptions, type OnBadRow, type ParseStats, type RejectReason, type RejectRecord } from './parse.js';
+import { resolveFeaturizeOptions, type SourcedFeatureBatch } from './featurize.js';
+import { packedViews } from './packed-batch.js';
+import type { ParseJob, ParseReply, ParseWorkerData } from './parse-worker.js';
+
+export interface ParallelParseOptions {
+  /** Worker threads. Default 2. */
+  workers?: number;
+  /** Target chunk size in bytes (chunks end at the last LF past it). Default 4 MiB. */
+  chunkBytes?: number;
+  /** Chunks sent and not yet pushed before _transform waits. Default 2 per worker. */
+  maxInFlight?: number;
+  labeled?: boolean;
+  onBadRow?: OnBadRow;
+  maxLineBytes?: number;
+  /** Name used until an input marker names the file. Default '<input>'. */
+  file?: string;
+  onReject?: (rec: RejectRecord) => void;
+  buckets?: number | readonly number[];
+  seed?: number;
+}
+
+const LF = 10;
+
+interface Job {
+  id: number;
+  file: string;
+  fileIndex: number;
+  /** First chunk of its file: line numbers restart. */
+  firstOfFile: boolean;
+  worker: Worker;
+  reply?: ParseReply;
+}
+
+export class ParallelParseTransform extends Transform {
+  readonly stats: ParseStats;
+  readonly workers: number;
+  private readonly chunkBytes: number;
+  private readonly maxInFlight: number;
+  private readonly maxLineBytes: number;
+  private readonly labeled: boolean;
+  private readonly onReject?: (rec: RejectRecord) => void;
+  private readonly workerData: ParseWorkerData;
+  private pool: Worker[] = [];
+  private readonly busy = new Map<Worker, number>();
+  private readonly jobs = new Map<number, Job>();
+  private nextId = 0;
+  private nextDeliver = 0;
+  // Input side.
+  private file: string;
+  private fileIndex = 0;
+  private filesStarted = 0;
+  private fileHasChunk = false;
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+  /** Bytes of `pending` up to and including its last LF (0: none). */
+  private cutLen = 0;
+  private discarding = false;
+  // Output side.
+  private lineOffset = 0;
+  private waitingCb: TransformCallback | null = null;
+  private flushCb: TransformCallback | null = null;
+  private failed = false;
+
+  constructor(opts: ParallelParseOptions = {}) {
+    const { workers = 2, chunkBytes = 4 << 20, maxInFlight, onReject, buckets, seed, ...parseOnly } = opts;
+    const popts = resolveParseOptions({ ...parseOnly, onReject });
+    const fopts = resolveFeaturizeOptions({ buckets, seed });
+    if (!Number.isInteger(workers) || workers < 1) throw invalidOption('workers', 'must be a positive integer', workers);
+    if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1) throw invalidOption('chunkBytes', 'must be a positive integer', chunkBytes);
+    const limit = maxInFlight ?? 2 * workers;
+    if (!Number.isInteger(limit) || limit < 1) throw invalidOption('maxInFlight', 'must be a positive integer', maxInFlight);
+    super({ writableObjectMode: true, readableObjectMode: true, writableHighWaterMark: 2, readableHighWaterMark: 2 });
+    this.workers = workers;
+    this.chunkBytes = chunkBytes;
+    this.maxInFlight = limit;
+    this.maxLineBytes = popts.maxLineBytes;
+    this.labeled = popts.labeled;
+    this.onReject = popts.onReject;
+    this.file = popts.file;
+    this.workerData = {
+      parse: { labeled: popts.labeled, onBadRow: popts.onBadRow, maxLineBytes: popts.maxLineBytes, batchRows: popts.batchRows },
+      featurize: { buckets: Array.from(fopts.buckets), seed: fopts.seed },
+    };
+    this.stats = {
+      lines: 0,
+      rows: 0,
+      emptyLines: 0,
+      rejected: 0,
+      rejects: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>,
+      batches: 0,
+    };
+  }
+
+  override _transform(chunk: unknown, encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      if (isInputMarker(chunk)) {
+        this.endFile();
+        this.file = chunk.file;
+        this.fileIndex = chunk.index ?? this.filesStarted;
+        this.filesStarted++;
+      } else if (chunk instanceof Uint8Array) this.takeBytes(chunk);
+      else if (typeof chunk === 'string') this.takeBytes(Buffer.from(chunk, encoding));
+      else throw new PipelineError('ERR_INVALID_ARG', `parseFeaturizeParallel expects Buffer chunks or input markers, got ${typeof chunk}`);
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
+    if (this.jobs.size >= this.maxInFlight) this.waitingCb = callback;
+    else callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      this.endFile();
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
+    this.flushCb = callback;
+    this.maybeFinish();
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.failed = true;
+    this.stopWorkers().then(
+      () => callback(err),
+      () => callback(err),
+    );
+  }
+
+  private takeBytes(chunk: Uint8Array): void {
+    let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (this.discarding) {
+      // Inside a line already cut at maxLineBytes: drop up to its LF.
+      const nl = buf.indexOf(LF);
+      if (nl < 0) return;
+      this.discarding = false;
+      buf = buf.subarray(nl + 1);
+    }
+    if (buf.length === 0) return;
+    const nl = buf.lastIndexOf(LF);
+    this.pending.push(buf);
+    this.pendingLen += buf.length;
+    if (nl >= 0) this.cutLen = this.pendingLen - buf.length + nl + 1;
+    if (this.cutLen > 0 && this.pendingLen >= this.chunkBytes) this.dispatch(this.cutLen);
+    if (this.pendingLen - this.cutLen > this.maxLineBytes + 1) this.cutLongLine();
+  }
+
+  /**
+   * The line after the last LF of `pending` is over maxLineBytes + 1 bytes: keep its
+   * first maxLineBytes + 2 (enough for the worker to see it as too long even after
+   * dropping a CR), end it with an LF, drop the rest up to its own LF.
+   */
+  private cutLongLine(): void {
+    if (this.cutLen > 0) this.dispatch(this.cutLen);
+    const keep = this.maxLineBytes + 2;
+    const line = Buffer.allocUnsafe(keep + 1);
+    let at = 0;
+    for (const b of this.pending) {
+      if (at >= keep) break;
+      at += b.copy(line, at, 0, Math.min(b.length, keep - at));
+    }
+    line[keep] = LF;
+    // Whatever followed the cut point in `pending` belongs to the dropped part, unless it holds an LF (it cannot: cutLen was 0).
+    this.pending = [line];
+    this.pendingLen = this.cutLen = keep + 1;
+    this.discarding = true;
+  }
+
+  /** Sends pending[0, len) as one chunk of the current file. */
+  private dispatch(len: number): void {
+    const bytes = Buffer.allocUnsafeSlow(len);
+    let at = 0;
+    let i = 0;
+    for (; i < this.pending.length && at < len; i++) {
+      const b = this.pending[i];
+      const n = Math.min(b.length, len - at);
+      b.copy(bytes, at, 0, n);
+      at += n;
+      if (n < b.length) {
+        this.pending[i] = b.subarray(n);
+        break;
+      }
+    }
+    this.pending = this.pending.slice(i);
+    this.pendingLen -= len;
+    this.cutLen = 0;
+    const worker = this.pickWorker();
+    const job: Job = { id: this.nextId++, file: this.file, fileIndex: this.fileIndex, firstOfFile: !this.fileHasChunk, worker };
+    this.fileHasChunk = true;
+    this.jobs.set(job.id, job);
+    this.busy.set(worker, (this.busy.get(worker) ?? 0) + 1);
+    const msg: ParseJob = { id: job.id, file: job.file, fileIndex: job.fileIndex, bytes: bytes.buffer as ArrayBuffer };
+    worker.postMessage(msg, [msg.bytes]);
+  }
+
+  /** The rest of the current file (its last line may lack an LF) as a final chunk. */
+  private endFile(): void {
+    if (this.pendingLen > 0) this.dispatch(this.pendingLen);
+    this.pending = [];
+    this.pendingLen = this.cutLen = 0;
+    this.discarding = false;
+    this.fileHasChunk = false;
+  }
+
+  private pickWorker(): Worker {
+    if (this.pool.length < this.workers) {
+      const w = new Worker(new URL('./parse-worker.js', import.meta.url), { workerData: this.workerData });
+      w.on('message', (reply: ParseReply) => this.onReply(reply));
+      w.on('error', (err) => this.destroy(err));
+      w.on('exit', (code) => {
+        if (!this.failed && this.jobs.size > 0) this.destroy(new PipelineError('ERR_INTERNAL', `parse worker exited (code ${code}) with chunks in flight`));
+      });
+      this.pool.push(w);
+      this.busy.set(w, 0);
+      return w;
+    }
+    let best = this.pool[0];
+    for (const w of this.pool) if (this.busy.get(w)! < this.busy.get(best)!) best = w;
+    return best;
+  }
+
+  private onReply(reply: ParseReply): void {
+    const job = this.jobs.get(reply.id);
+    if (!job || this.failed) return;
+    job.reply = reply;
+    this.busy.set(job.worker, this.busy.get(job.worker)! - 1);
+    // Deliver every answer that is next in order.
+    for (let j = this.jobs.get(this.nextDeliver); j?.reply; j = this.jobs.get(this.nextDeliver)) {
+      this.jobs.delete(j.id);
+      this.nextDeliver++;
+      try {
+        this.deliver(j, j.reply);
+      } catch (err) {
+        this.failed = true;
+        this.destroy(err as Error);
+        return;
+      }
+    }
+    if (this.waitingCb && this.jobs.size < this.maxInFlight) {
+      const cb = this.waitingCb;
+      this.waitingCb = null;
+      cb();
+    }
+    this.maybeFinish();
+  }
+
+  private deliver(job: Job, r: ParseReply): void {
+    if (job.firstOfFile) this.lineOffset = 0;
+    const off = this.lineOffset;
+    if (r.error) {
+      const ctx = { ...r.error.context };
+      if (typeof ctx.line === 'number') ctx.line += off;
+      throw new PipelineError(r.error.code, r.error.message, ctx);
+    }
+    for (const rec of r.rejects) {
+      this.stats.rejected++;
+      this.stats.rejects[rec.reason]++;
+      const raw = Buffer.from(rec.raw.buffer, rec.raw.byteOffset, rec.raw.byteLength);
+      this.onReject?.({ ...rec, file: job.file, line: rec.line + off, raw });
+    }
+    this.stats.lines += r.lines;
+    this.stats.emptyLines += r.emptyLines;
+    this.lineOffset += r.lines;
+    if (r.rows > 0 && r.packed) {
+      const v = packedViews(r.packed, r.capacity, this.labeled, r.rows);
+      const lines = v.lines;
+      for (let i = 0; i < r.rows; i++) lines[i] += off;
+      const batch: SourcedFeatureBatch = {
+        rows: r.rows,
+        label: v.label,
+        dense: v.dense,
+        cats: v.cats,
+        source: { file: job.file, fileIndex: job.fileIndex, firstRow: this.stats.rows, firstLine: lines[0], lines },
+      };
+      this.stats.rows += r.rows;
+      this.stats.batches++;
+      this.push(batch);
+    }
+  }
+
+  private maybeFinish(): void {
+    if (!this.flushCb || this.jobs.size > 0) return;
+    const cb = this.flushCb;
+    this.flushCb = null;
+    this.stopWorkers().then(
+      () => cb(),
+      (err) => cb(err),
+    );
+  }
+
+  private async stopWorkers(): Promise<void> {
+    const pool = this.pool;
+    this.pool = [];
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+}
+
+/**
+ * parseTsv() | featurize() on `workers` threads, for large inputs on several cores.
+ * Same input (Buffers and input markers) and same rows, sources, rejects and errors;
+ * batches are one per chunk rather than batchRows long. Options are validated here.
+ */
+export function parseFeaturizeParallel(opts: ParallelParseOptions = {}): ParallelParseTransform {
+  return new ParallelParseTransform(opts);
+}

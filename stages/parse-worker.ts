@@ -1,0 +1,121 @@
+/**
+ * Worker-thread entry of parseFeaturizeParallel (stages/parallel-parse.ts): parses
+ * and featurizes one line-aligned chunk of TSV per message and answers with the
+ * rows packed in one transferred ArrayBuffer (stages/packed-batch.ts).
+ *
+ * Line numbers in the answer (rows, rejects, errors) count from the chunk's start;
+ * the main thread, which sees the chunks in order, adds the lines of the chunks
+ * before. That keeps workers independent of each other: no chunk waits on another.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { PipelineError } from '../pipeline/errors.js';
+import { TsvParser, type ParseOptions, type RawBatch, type RejectRecord } from './parse.js';
+import { featurizeInto, resolveFeaturizeOptions, type FeaturizeOptions } from './featurize.js';
+import { packedBytes, packedViews, type PackedColumns } from './packed-batch.js';
+
+export interface ParseWorkerData {
+  parse: Pick<ParseOptions, 'labeled' | 'onBadRow' | 'maxLineBytes' | 'batchRows'>;
+  featurize: FeaturizeOptions;
+}
+
+export interface ParseJob {
+  id: number;
+  file: string;
+  fileIndex: number;
+  /** Whole lines (the last one may lack its LF only at the end of a file). */
+  bytes: ArrayBuffer;
+}
+
+export interface ParseReply {
+  id: number;
+  rows: number;
+  capacity: number;
+  /** The packed rows (null when the chunk had none). */
+  packed: ArrayBuffer | null;
+  /** Physical lines in the chunk, empty ones included. */
+  lines: number;
+  emptyLines: number;
+  /** In 'skip' mode; `line` counts from the chunk's start and `raw` arrives as a Uint8Array. */
+  rejects: RejectRecord[];
+  /** In 'fail' mode: the first bad line (context.line counts from the chunk's start). */
+  error?: { code: string; message: string; context: Record<string, unknown> };
+}
+
+const { parse: parseOpts, featurize: featOpts } = workerData as ParseWorkerData;
+const fopts = resolveFeaturizeOptions(featOpts);
+const labeled = parseOpts.labeled ?? true;
+
+let rejects: RejectRecord[] = [];
+const newParser = () => new TsvParser({ ...parseOpts, reuseBatches: true, onReject: (r) => rejects.push(r) });
+let parser = newParser();
+/** Bytes per row of the last chunk, to size the next packed buffer right the first time. */
+let bytesPerRow = 100;
+
+let capacity = 0;
+let rows = 0;
+let buf: ArrayBuffer | null = null;
+let out: PackedColumns | null = null;
+
+function ensure(need: number): void {
+  if (need <= capacity) return;
+  const cap = Math.max(need, capacity * 2);
+  const nb = new ArrayBuffer(packedBytes(cap, labeled));
+  const nv = packedViews(nb, cap, labeled);
+  if (out) {
+    nv.lines.set(out.lines.subarray(0, rows));
+    nv.label?.set(out.label!.subarray(0, rows));
+    for (let i = 0; i < out.dense.length; i++) nv.dense[i].set(out.dense[i].subarray(0, rows));
+    for (let i = 0; i < out.cats.length; i++) nv.cats[i].set(out.cats[i].subarray(0, rows));
+  }
+  buf = nb;
+  out = nv;
+  capacity = cap;
+}
+
+function emit(raw: RawBatch): void {
+  ensure(rows + raw.rows);
+  featurizeInto(raw, out!, rows, fopts);
+  out!.lines.set(raw.lines, rows);
+  rows += raw.rows;
+}
+
+/** The message of a PipelineError without the "file, line N, field F: " prefix its constructor adds. */
+function bareMessage(err: PipelineError): string {
+  const prefix = new PipelineError(err.code, '', err.context).message;
+  return err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+}
+
+parentPort!.on('message', (job: ParseJob) => {
+  const bytes = new Uint8Array(job.bytes);
+  rows = 0;
+  capacity = 0;
+  buf = null;
+  out = null;
+  rejects = [];
+  ensure(Math.ceil((bytes.byteLength / bytesPerRow) * 1.05) + 64);
+  const before = { lines: parser.stats.lines, emptyLines: parser.stats.emptyLines };
+  let error: ParseReply['error'];
+  try {
+    parser.startFile(job.file, emit, job.fileIndex);
+    parser.write(bytes, emit);
+    parser.end(emit);
+  } catch (err) {
+    const e = err instanceof PipelineError ? err : new PipelineError('ERR_INTERNAL', String((err as Error)?.stack ?? err));
+    error = { code: e.code, message: bareMessage(e), context: { ...e.context } };
+    parser = newParser(); // its state is mid-line; the run stops anyway
+  }
+  if (rows > 0) bytesPerRow = Math.max(2, bytes.byteLength / rows);
+  const reply: ParseReply = {
+    id: job.id,
+    rows: error ? 0 : rows,
+    capacity,
+    packed: error || rows === 0 ? null : buf,
+    lines: error ? 0 : parser.stats.lines - before.lines,
+    emptyLines: error ? 0 : parser.stats.emptyLines - before.emptyLines,
+    rejects,
+    error,
+  };
+  parentPort!.postMessage(reply, reply.packed ? [reply.packed] : []);
+  buf = null;
+  out = null;
+});
