@@ -9,6 +9,7 @@ import { tableToIPC } from 'apache-arrow';
 import type { FeatureBatch } from '../pipeline/schema.js';
 import { emptyFeatureBatch } from '../pipeline/schema.js';
 import { featureBatchToTable } from './arrow-batch.js';
+import { releaseBatch } from '../stages/packed-batch.js';
 
 export interface ArrowStreamEncoderOptions {
   /** Whether rows carry a label (used for the schema of an empty stream). */
@@ -41,6 +42,7 @@ export function arrowStreamEncoder({ labeled = true }: ArrowStreamEncoderOptions
       try {
         if (batch.rows === 0) return cb();
         const ipc = tableToIPC(featureBatchToTable(batch), 'stream');
+        releaseBatch(batch); // tableToIPC copied the columns into `ipc`
         const from = started ? schemaMessageLength(ipc) : 0;
         started = true;
         cb(null, Buffer.from(ipc.buffer, ipc.byteOffset + from, ipc.byteLength - from - EOS_BYTES));

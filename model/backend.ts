@@ -58,10 +58,11 @@ async function tryBackend(name: BackendName): Promise<string | undefined> {
             loaded = true;
             break;
           } catch (err) {
-            lastError = (err as Error).message.split('\n')[0];
+            const code = (err as NodeJS.ErrnoException).code;
+            if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') lastError = `${pkg}: ${(err as Error).message.split('\n')[0]}`;
           }
         }
-        if (!loaded) return `@tensorflow/tfjs-node-gpu / tfjs-node not installed or not loadable (${lastError})`;
+        if (!loaded) return lastError ? `failed to load ${lastError}` : '@tensorflow/tfjs-node-gpu / tfjs-node not installed (optional dependency)';
         break;
       }
       case 'webgpu': {

@@ -35,3 +35,24 @@ export function packedViews(buf: ArrayBuffer, capacity: number, labeled: boolean
     label: labeled ? new Uint8Array(buf, label0, rows) : null,
   };
 }
+
+const RELEASE = Symbol('release');
+
+/**
+ * Marks `batch` as backed by a buffer its producer can reuse once the consumer is
+ * done with it; releaseBatch(batch) says so. A consumer that never calls it only
+ * costs the producer a fresh allocation.
+ */
+export function setRelease<T extends object>(batch: T, release: () => void): T {
+  Object.defineProperty(batch, RELEASE, { value: release, enumerable: false, configurable: true });
+  return batch;
+}
+
+/** For consumers that have copied out (or encoded) what they need: lets the producer reuse the buffers. Once only; later calls do nothing. */
+export function releaseBatch(batch: object): void {
+  const r = (batch as { [RELEASE]?: () => void })[RELEASE];
+  if (r) {
+    delete (batch as { [RELEASE]?: () => void })[RELEASE];
+    r();
+  }
+}

@@ -3,7 +3,7 @@
  * featurized batches (with `source`) out, in input order, the same rows, line
  * numbers, rejects and errors as parseTsv() | featurize() on one thread.
  *
- * The main thread only cuts the input into line-aligned chunks (a few MiB: it looks
+ * The main thread only cuts the input into line-aligned chunks (about 1 MiB: it looks
  * for the last LF, it does not scan every line) and sends each to the least busy
  * worker by transfer. Workers answer with one packed buffer per chunk
  * (stages/packed-batch.ts); the main thread puts the answers back in order, adds
@@ -22,13 +22,13 @@ import { PipelineError, invalidOption } from '../pipeline/errors.js';
 import { isInputMarker } from '../io/input.js';
 import { REJECT_REASONS, resolveParseOptions, type OnBadRow, type ParseStats, type RejectReason, type RejectRecord } from './parse.js';
 import { resolveFeaturizeOptions, type SourcedFeatureBatch } from './featurize.js';
-import { packedViews } from './packed-batch.js';
+import { packedViews, setRelease } from './packed-batch.js';
 import type { ParseJob, ParseReply, ParseWorkerData } from './parse-worker.js';
 
 export interface ParallelParseOptions {
   /** Worker threads. Default 2. */
   workers?: number;
-  /** Target chunk size in bytes (chunks end at the last LF past it). Default 4 MiB. */
+  /** Target chunk size in bytes (a chunk ends at the last LF of the input read that reaches it). Default 1 MiB. */
   chunkBytes?: number;
   /** Chunks sent and not yet pushed before _transform waits. Default 2 per worker. */
   maxInFlight?: number;
@@ -83,9 +83,12 @@ export class ParallelParseTransform extends Transform {
   private waitingCb: TransformCallback | null = null;
   private flushCb: TransformCallback | null = null;
   private failed = false;
+  /** Input chunk buffers back from workers, and packed buffers consumers released. */
+  private readonly freeInput: ArrayBuffer[] = [];
+  private freePacked: ArrayBuffer[] = [];
 
   constructor(opts: ParallelParseOptions = {}) {
-    const { workers = 2, chunkBytes = 4 << 20, maxInFlight, onReject, buckets, seed, ...parseOnly } = opts;
+    const { workers = 2, chunkBytes = 1 << 20, maxInFlight, onReject, buckets, seed, ...parseOnly } = opts;
     const popts = resolveParseOptions({ ...parseOnly, onReject });
     const fopts = resolveFeaturizeOptions({ buckets, seed });
     if (!Number.isInteger(workers) || workers < 1) throw invalidOption('workers', 'must be a positive integer', workers);
@@ -192,7 +195,9 @@ export class ParallelParseTransform extends Transform {
 
   /** Sends pending[0, len) as one chunk of the current file. */
   private dispatch(len: number): void {
-    const bytes = Buffer.allocUnsafeSlow(len);
+    const reusable = this.freeInput.findIndex((b) => b.byteLength >= len);
+    const ab = reusable >= 0 ? this.freeInput.splice(reusable, 1)[0] : new ArrayBuffer(Math.max(len, this.chunkBytes) + (64 << 10));
+    const bytes = Buffer.from(ab, 0, len);
     let at = 0;
     let i = 0;
     for (; i < this.pending.length && at < len; i++) {
@@ -213,8 +218,10 @@ export class ParallelParseTransform extends Transform {
     this.fileHasChunk = true;
     this.jobs.set(job.id, job);
     this.busy.set(worker, (this.busy.get(worker) ?? 0) + 1);
-    const msg: ParseJob = { id: job.id, file: job.file, fileIndex: job.fileIndex, bytes: bytes.buffer as ArrayBuffer };
-    worker.postMessage(msg, [msg.bytes]);
+    const reuse = this.freePacked;
+    this.freePacked = [];
+    const msg: ParseJob = { id: job.id, file: job.file, fileIndex: job.fileIndex, bytes: ab, byteLength: len, reuse };
+    worker.postMessage(msg, [ab, ...reuse]);
   }
 
   /** The rest of the current file (its last line may lack an LF) as a final chunk. */
@@ -247,6 +254,7 @@ export class ParallelParseTransform extends Transform {
     const job = this.jobs.get(reply.id);
     if (!job || this.failed) return;
     job.reply = reply;
+    if (this.freeInput.length < this.maxInFlight) this.freeInput.push(reply.bytes);
     this.busy.set(job.worker, this.busy.get(job.worker)! - 1);
     // Deliver every answer that is next in order.
     for (let j = this.jobs.get(this.nextDeliver); j?.reply; j = this.jobs.get(this.nextDeliver)) {
@@ -298,6 +306,10 @@ export class ParallelParseTransform extends Transform {
       };
       this.stats.rows += r.rows;
       this.stats.batches++;
+      const packed = r.packed;
+      setRelease(batch, () => {
+        if (!this.failed && this.freePacked.length < this.maxInFlight) this.freePacked.push(packed);
+      });
       this.push(batch);
     }
   }

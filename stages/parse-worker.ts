@@ -22,8 +22,11 @@ export interface ParseJob {
   id: number;
   file: string;
   fileIndex: number;
-  /** Whole lines (the last one may lack its LF only at the end of a file). */
+  /** bytes[0, byteLength): whole lines (the last one may lack its LF only at the end of a file). */
   bytes: ArrayBuffer;
+  byteLength: number;
+  /** Packed buffers the main thread is done with, for reuse. */
+  reuse: ArrayBuffer[];
 }
 
 export interface ParseReply {
@@ -32,6 +35,8 @@ export interface ParseReply {
   capacity: number;
   /** The packed rows (null when the chunk had none). */
   packed: ArrayBuffer | null;
+  /** The job's input buffer, handed back for reuse. */
+  bytes: ArrayBuffer;
   /** Physical lines in the chunk, empty ones included. */
   lines: number;
   emptyLines: number;
@@ -56,10 +61,22 @@ let rows = 0;
 let buf: ArrayBuffer | null = null;
 let out: PackedColumns | null = null;
 
+const free: ArrayBuffer[] = [];
+const ROW_BYTES = packedBytes(1, labeled);
+
 function ensure(need: number): void {
   if (need <= capacity) return;
-  const cap = Math.max(need, capacity * 2);
-  const nb = new ArrayBuffer(packedBytes(cap, labeled));
+  let nb: ArrayBuffer | undefined;
+  let cap = Math.max(need, capacity * 2);
+  const i = free.findIndex((b) => Math.floor(b.byteLength / ROW_BYTES) >= cap);
+  if (i >= 0) {
+    nb = free.splice(i, 1)[0];
+    cap = Math.floor(nb.byteLength / ROW_BYTES);
+  } else {
+    // A little headroom so the buffer still fits when it comes back for a slightly longer chunk.
+    cap = Math.ceil(cap * 1.1);
+    nb = new ArrayBuffer(packedBytes(cap, labeled));
+  }
   const nv = packedViews(nb, cap, labeled);
   if (out) {
     nv.lines.set(out.lines.subarray(0, rows));
@@ -86,7 +103,8 @@ function bareMessage(err: PipelineError): string {
 }
 
 parentPort!.on('message', (job: ParseJob) => {
-  const bytes = new Uint8Array(job.bytes);
+  for (const b of job.reuse) if (free.length < 2) free.push(b);
+  const bytes = new Uint8Array(job.bytes, 0, job.byteLength);
   rows = 0;
   capacity = 0;
   buf = null;
@@ -110,12 +128,14 @@ parentPort!.on('message', (job: ParseJob) => {
     rows: error ? 0 : rows,
     capacity,
     packed: error || rows === 0 ? null : buf,
+    bytes: job.bytes,
     lines: error ? 0 : parser.stats.lines - before.lines,
     emptyLines: error ? 0 : parser.stats.emptyLines - before.emptyLines,
     rejects,
     error,
   };
-  parentPort!.postMessage(reply, reply.packed ? [reply.packed] : []);
+  if (!reply.packed && buf && free.length < 2) free.push(buf);
+  parentPort!.postMessage(reply, reply.packed ? [reply.packed, job.bytes] : [job.bytes]);
   buf = null;
   out = null;
 });

@@ -19,6 +19,7 @@ import { emptyFeatureBatch, NUM_CAT, NUM_DENSE, type FeatureBatch } from '../pip
 import { PipelineError, invalidOption } from '../pipeline/errors.js';
 import { shardFileName, syncDir, writeManifest, type Manifest, type ShardEntry, type ShardSource } from '../io/manifest.js';
 import { ShardEncoderPool } from '../io/shard-pool.js';
+import { releaseBatch } from './packed-batch.js';
 
 /**
  * Provenance of a batch's rows as featurize attaches it (stages/featurize.ts): one
@@ -197,6 +198,7 @@ export class ShardSink extends Writable {
     if (this.failure) throw this.failure;
     const skipBefore = this.cutter.pendingSkip;
     const shards = this.cutter.push(batch);
+    releaseBatch(batch); // its rows are copied into shard buffers
     if (this.lastWasPartial && batch.rows > skipBefore) {
       throw new PipelineError('ERR_RESUME', 'the output ends with a partial shard but the input has more rows than it did; the input changed: rerun with --overwrite', { file: this.dir });
     }

@@ -80,6 +80,8 @@ export interface TrainSummary {
   backend: string;
   embedding: EmbeddingKind;
   memoryFloats: number | null;
+  /** Sum over features of distinct values in the training rows, when counted. */
+  distinctValues: number | null;
   finalTrainLoss: number | null;
   val: EvalMetrics | null;
   test: EvalMetrics | null;
@@ -456,7 +458,8 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
           windowStart = now;
           windowRows = 0;
         }
-        if (testFreq > 0 && step % testFreq === 0 && !src.stdin) await runEval(epoch, false);
+        // The last step's evaluation is the final one, below.
+        if (testFreq > 0 && step % testFreq === 0 && !src.stdin && step !== totalSteps) await runEval(epoch, false);
         if (step % checkpointFreq === 0) await checkpoint(epoch, batchInEpoch);
       }
       if (step === 0 && epoch === 0) throw new PipelineError('ERR_EMPTY_INPUT', 'input has no training rows', { file: input });
@@ -488,6 +491,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
       backend: model.backend,
       embedding: kind,
       memoryFloats: memory,
+      distinctValues: distinct ? distinct.reduce((a, b) => a + b, 0) : null,
       finalTrainLoss: lastLoss,
       val: lastVal,
       test: lastTest,

@@ -141,6 +141,6 @@ export async function run(argv: string[]): Promise<number | void> {
   if (typeof v.input !== 'string') throw invalidOption('input', "is required: a TSV file, shards, or '-'", v.input);
   const bs = Number(v['mini-batch-size']);
   const t0 = Date.now();
-  const rows = await predictToStream({ model: v.model, input: v.input, labeled: v['no-label'] !== true, batchSize: bs, backend: v.backend as string });
+  const rows = await predictToStream({ model: v.model, input: v.input, labeled: !(v['no-label'] === true || (v as Record<string, unknown>).label === false), batchSize: bs, backend: v.backend as string });
   process.stderr.write(`predict: ${rows} rows in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }

@@ -154,10 +154,12 @@ t.test('--to - streams Arrow IPC that readFeatureBatches reads from stdin, and s
   t.same({ ...fromStream, input: null }, { ...fromTsv, input: null }, 'stats of the stream = stats of the TSV');
 });
 
-t.test('keeps memory bounded when stdout is read slowly', async (t) => {
+for (const concurrency of ['1', '2']) t.test(`keeps memory bounded when stdout is read slowly (--concurrency ${concurrency})`, async (t) => {
   // The input four times over: ~63 MB of Arrow output, far more than the child's baseline RSS.
-  const child = spawn(process.execPath, [PIPELINE_BIN, 'preprocess', '--input', big, '--input', big, '--input', big, '--input', big, '--to', '-', '-q'], {
+  const child = spawn(process.execPath, [PIPELINE_BIN, 'preprocess', '--input', big, '--input', big, '--input', big, '--input', big, '--to', '-', '-q', '--concurrency', concurrency], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    // Without tap's NODE_OPTIONS (--import of its process-info hooks), which add ~100 MB to the child and each of its threads.
+    env: { ...process.env, NODE_OPTIONS: '' },
   });
   let maxRss = 0;
   let bytes = 0;
