@@ -18,6 +18,8 @@ export const BACKENDS: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm',
 const defaultLog = (line: string) => process.stderr.write(line + '\n');
 
 let gradientsLoaded: Promise<void> | undefined;
+/** requested -> backend it resolved to. */
+const chosen = new Map<string, BackendName>();
 
 const RESOLVE_HOOK = `export async function resolve(s, c, next) {
   if (c.parentURL && c.parentURL.includes('/@tensorflow/') && /^\\.\\.?\\//.test(s) && !/\\.m?js$/.test(s)) {
@@ -111,14 +113,21 @@ export async function selectBackend(requested: string = 'auto', log: (line: stri
   await loadGradients();
   const current = tf.getBackend() as string | undefined;
   if (requested !== 'auto' && current === requested) return requested as BackendName;
+  // Asked before and still in effect: no second probe, no second log line.
+  const earlier = chosen.get(requested);
+  if (earlier !== undefined && earlier === current) return earlier;
   const start = requested === 'auto' ? 0 : BACKENDS.indexOf(requested as BackendName);
   const candidates = BACKENDS.slice(start);
   const failures: string[] = [];
   for (const name of candidates) {
     const why = await tryBackend(name);
     if (why === undefined) {
+      chosen.set(requested, name);
       if (requested === 'auto') log(`backend: ${name} (auto${failures.length ? `; unavailable: ${failures.join('; ')}` : ''})`);
-      else if (name !== requested) log(`backend: ${requested} unavailable (${failures[0].replace(/^\w+: /, '')}), falling back to ${name}`);
+      else if (name !== requested) {
+        const others = failures.slice(1).join('; ');
+        log(`backend: ${requested} unavailable (${failures[0].replace(/^\w+: /, '')}), falling back to ${name}${others ? ` (also unavailable: ${others})` : ''}`);
+      }
       else log(`backend: ${name}`);
       return name;
     }

@@ -74,14 +74,6 @@ export function validateDlrmConfig(c: DlrmConfig): void {
   }
 }
 
-/** Pairs (i, j), i > j, of the 27 x 27 Gram matrix in DLRM's order, as flat indices. */
-function lowerTriangle(n: number): Int32Array {
-  const out = new Int32Array((n * (n - 1)) / 2);
-  let k = 0;
-  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) out[k++] = i * n + j;
-  return out;
-}
-
 interface Layer {
   w: tf.Variable;
   b: tf.Variable;
@@ -95,7 +87,6 @@ class DlrmModel implements Dlrm {
   private readonly top: Layer[] = [];
   private readonly denseVars: tf.Variable[] = [];
   private readonly denseNames: string[] = [];
-  private readonly tri: tf.Tensor1D;
   private readonly lr: tf.Scalar;
   private step = 0;
 
@@ -129,7 +120,6 @@ class DlrmModel implements Dlrm {
     mlp(config.bottomMlp, this.bottom, `${id}.bottom`);
     mlp(topSizes, this.top, `${id}.top`);
     this.denseNames = this.denseNames.map((n) => n.slice(id.length + 1));
-    this.tri = tf.keep(tf.tensor1d(lowerTriangle(NUM_FEATURES + 1), 'int32'));
     this.lr = tf.keep(tf.scalar(config.learningRate));
   }
 
@@ -144,8 +134,12 @@ class DlrmModel implements Dlrm {
     }
     const t = tf.concat([tf.reshape(x, [rows, 1, d]), emb], 1); // [rows, 27, d]
     const gram = tf.matMul(t, t, false, true); // [rows, 27, 27]
-    const pairs = tf.gather(tf.reshape(gram, [rows, (NUM_FEATURES + 1) ** 2]), this.tri, 1);
-    let z: tf.Tensor2D = tf.concat([x, pairs as tf.Tensor2D], 1);
+    // Row i of the Gram matrix below the diagonal, for i = 1..26: DLRM's (li, lj) order.
+    // Slices, not a gather: tfjs's gather gradient (unsortedSegmentSum) costs
+    // O(segments x elements) on the cpu backend.
+    const parts: tf.Tensor2D[] = [x];
+    for (let i = 1; i <= NUM_FEATURES; i++) parts.push(tf.reshape(tf.slice(gram, [0, i, 0], [rows, 1, i]), [rows, i]));
+    let z: tf.Tensor2D = tf.concat(parts, 1);
     for (let i = 0; i < this.top.length; i++) {
       z = tf.add(tf.matMul(z, params[p++] as tf.Tensor2D), params[p++]);
       if (i + 1 < this.top.length) z = tf.relu(z);
@@ -249,7 +243,6 @@ class DlrmModel implements Dlrm {
 
   dispose(): void {
     for (const v of this.denseVars) v.dispose();
-    this.tri.dispose();
     this.lr.dispose();
     this.embedding.dispose();
   }

@@ -1,7 +1,9 @@
 /**
  * The embedding layer from standard tfjs ops only, so it runs on every backend:
- * full tables gather rows from one concatenated [rows, d] variable; HashNet/SCMA
- * gather single floats from the one 1-D variable of M floats. The gradient comes
+ * one 1-D variable (M floats, or the concatenated full tables flattened) and one
+ * gather of single floats at locations computed on the CPU. (A [rows, d] table with
+ * a row gather failed on WebGPU for Kaggle-sized tables: its gradient's dispatch
+ * exceeded the Y/Z workgroup limit.) The gradient comes
  * from autodiff (a dense unsortedSegmentSum over all of memory) and the update is
  * a dense op over all of memory: correct everywhere, slow where M is large.
  */
@@ -17,6 +19,7 @@ export class CompositeEmbedding implements EmbeddingLayer {
   readonly dim: number;
   readonly memoryFloats: number;
   private readonly locator: Locator;
+  /** Shape in saved state (as the other implementations save it); the variable is 1-D. */
   private readonly memShape: number[];
   private readonly memory: tf.Variable;
   private readonly accum: tf.Variable | undefined;
@@ -32,18 +35,17 @@ export class CompositeEmbedding implements EmbeddingLayer {
     this.memoryFloats = this.locator.memoryFloats;
     this.memShape = o.spec.kind === 'full' ? [this.locator.totalRows, o.dim] : [this.memoryFloats];
     const init = initialMemory(o.spec, this.locator, o.dim, o.seed);
-    this.memory = tf.tidy(() => tf.variable(tf.tensor(init, this.memShape, 'float32'), true, undefined, 'float32'));
-    this.accum = o.optimizer === 'adagrad' ? tf.tidy(() => tf.variable(tf.zeros(this.memShape, 'float32'), false)) : undefined;
+    this.memory = tf.tidy(() => tf.variable(tf.tensor1d(init, 'float32'), true, undefined, 'float32'));
+    this.accum = o.optimizer === 'adagrad' ? tf.tidy(() => tf.variable(tf.zeros([this.memoryFloats], 'float32'), false)) : undefined;
     this.lr = tf.keep(tf.scalar(o.learningRate, 'float32'));
   }
 
   begin(cats: Uint32Array, rows: number): tf.Tensor[] {
     this.end();
-    const per = this.kind === 'full' ? NUM_FEATURES : NUM_FEATURES * this.dim;
-    if (this.locs.length < rows * per) this.locs = new Int32Array(rows * per);
-    const view = this.locs.subarray(0, rows * per);
-    if (this.kind === 'full') this.locator.rowsInto(cats, rows, view);
-    else this.locator.flatInto(cats, rows, view);
+    const n = rows * NUM_FEATURES * this.dim;
+    if (this.locs.length < n) this.locs = new Int32Array(n);
+    const view = this.locs.subarray(0, n);
+    this.locator.flatInto(cats, rows, view);
     this.batchLocs = tf.tensor1d(view, 'int32');
     this.rows = rows;
     return [this.memory];
@@ -83,8 +85,8 @@ export class CompositeEmbedding implements EmbeddingLayer {
     const memory = pick(state.embedding, 'embedding.memory', this.memShape);
     const accum = this.accum ? pick(state.optimizer, 'embedding.adagrad', this.memShape) : undefined;
     tf.tidy(() => {
-      this.memory.assign(tf.tensor(memory, this.memShape, 'float32'));
-      if (this.accum && accum) this.accum.assign(tf.tensor(accum, this.memShape, 'float32'));
+      this.memory.assign(tf.tensor1d(memory, 'float32'));
+      if (this.accum && accum) this.accum.assign(tf.tensor1d(accum, 'float32'));
     });
   }
 
