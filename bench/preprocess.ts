@@ -83,7 +83,7 @@ for (const format of args.cases!.split(',') as ('arrow' | 'parquet' | 'stream')[
   );
 }
 fs.rmSync(outDir, { recursive: true, force: true });
-console.log(`preprocess on ${rows.toLocaleString('en-US')} synthetic rows (${mb.toFixed(0)} MB TSV), node ${process.version}, ${os.cpus().length} CPUs, shard-rows ${args['shard-rows']}, concurrency ${args.concurrency ?? 'default (CPU count)'}, parse workers ${args['parse-workers'] ?? 'default (concurrency if >= 2)'}`);
+console.log(`preprocess on ${rows.toLocaleString('en-US')} synthetic rows (${mb.toFixed(0)} MB TSV), node ${process.version}, ${os.cpus().length} CPUs, shard-rows ${args['shard-rows']}, concurrency ${args.concurrency ?? 'default (CPU count)'}, parse workers ${args['parse-workers'] ?? 'default (= concurrency if >= 2, for arrow and stream; 0 for parquet)'}`);
 console.log('| case | rows | seconds | rows/s | input MB/s | CPU s (all threads) | peak RSS MB | output MB |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const line of results) console.log(line);

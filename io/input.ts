@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { Readable, pipeline } from 'node:stream';
 import { PipelineError, invalidOption } from '../pipeline/errors.js';
+import { setRelease } from '../stages/packed-batch.js';
 
 /**
  * Emitted before each input's bytes (markers: true), so that parseTsv can name
@@ -83,9 +84,36 @@ function inputError(err: unknown, file: string): Error {
   }
 }
 
+/**
+ * A file's bytes in chunks of up to chunkBytes. Each chunk carries a release hook
+ * (stages/packed-batch.ts, releaseBatch): a consumer that has copied a chunk out
+ * (the parallel parser does) hands its memory back for the next read, which saves
+ * allocating, and garbage-collecting, a buffer per read. Chunks nobody releases are
+ * simply collected.
+ */
+async function* fileChunks(path: string, chunkBytes: number): AsyncGenerator<Buffer> {
+  const fh = await fs.promises.open(path, 'r');
+  const free: ArrayBuffer[] = [];
+  try {
+    for (;;) {
+      const reused = free.pop();
+      // allocUnsafeSlow: its own ArrayBuffer (not the shared pool), not zero-filled.
+      const buf = reused ? Buffer.from(reused) : Buffer.allocUnsafeSlow(chunkBytes);
+      const ab = buf.buffer as ArrayBuffer;
+      const { bytesRead } = await fh.read(buf, 0, chunkBytes, null);
+      if (bytesRead === 0) return;
+      yield setRelease(buf.subarray(0, bytesRead), () => {
+        if (free.length < 4) free.push(ab);
+      });
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
 /** The bytes of one input, gunzipped when it starts with 1f 8b. */
 async function* inputBytes(path: string, name: string, chunkBytes: number, stdin: NodeJS.ReadableStream): AsyncGenerator<Buffer> {
-  const src = path === '-' ? stdin : fs.createReadStream(path, { highWaterMark: chunkBytes });
+  const src = path === '-' ? stdin : fileChunks(path, chunkBytes);
   const it = (src as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   try {
     // The magic needs two bytes; a pipe may deliver one at a time.

@@ -144,18 +144,45 @@ export function featurizeInto(raw: RawBatch, out: FeatureColumns, at: number, op
 
 /** Pure: a new FeatureBatch (the label array is shared with `raw`, not copied). */
 export function featurizeBatch(raw: RawBatch, opts: FeaturizeOptions | ResolvedFeaturizeOptions = {}): SourcedFeatureBatch {
+  // Kept apart from featurizeInto: fresh arrays are zero-filled, so this loop writes only non-zero cells.
+  const { buckets, seed } = resolveFeaturizeOptions(opts);
   const n = raw.rows;
-  const out: FeatureColumns = {
-    label: null,
-    dense: Array.from({ length: NUM_DENSE }, () => new Float32Array(n)),
-    cats: Array.from({ length: NUM_CAT }, () => new Uint32Array(n)),
-  };
-  featurizeInto(raw, out, 0, opts);
+  const table = getLog1pTable();
+  const dense: Float32Array[] = new Array(NUM_DENSE);
+  for (let i = 0; i < NUM_DENSE; i++) {
+    const src = raw.ints[i];
+    const dst = new Float32Array(n);
+    for (let r = 0; r < n; r++) {
+      const x = src[r];
+      // NaN (empty) and negatives -> 0, which the zero-filled array already holds.
+      if (x > 0) dst[r] = x < LOG1P_TABLE_SIZE && (x | 0) === x ? table[x] : Math.log1p(x);
+    }
+    dense[i] = dst;
+  }
+  const cats: Uint32Array[] = new Array(NUM_CAT);
+  for (let f = 0; f < NUM_CAT; f++) {
+    const vals = raw.cats[f];
+    const present = raw.catPresent[f];
+    const dst = new Uint32Array(n);
+    if (buckets[f] === UNBUCKETED) {
+      // 1 + h % (2^32 - 1), without a float modulo: only h = 2^32 - 1 wraps (to 1).
+      for (let r = 0; r < n; r++) {
+        if (present[r] !== 0) {
+          const h = hash2(vals[r], f, seed);
+          dst[r] = h === 0xffffffff ? 1 : h + 1;
+        }
+      }
+    } else {
+      const m = buckets[f] - 1;
+      for (let r = 0; r < n; r++) if (present[r] !== 0) dst[r] = 1 + (hash2(vals[r], f, seed) % m);
+    }
+    cats[f] = dst;
+  }
   return {
     rows: n,
     label: raw.label,
-    dense: out.dense,
-    cats: out.cats,
+    dense,
+    cats,
     source: { file: raw.file, fileIndex: raw.fileIndex, firstRow: raw.firstRow, firstLine: raw.firstLine, lines: raw.lines },
   };
 }

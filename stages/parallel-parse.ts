@@ -22,7 +22,7 @@ import { PipelineError, invalidOption } from '../pipeline/errors.js';
 import { isInputMarker } from '../io/input.js';
 import { REJECT_REASONS, resolveParseOptions, type OnBadRow, type ParseStats, type RejectReason, type RejectRecord } from './parse.js';
 import { resolveFeaturizeOptions, type SourcedFeatureBatch } from './featurize.js';
-import { packedViews, setRelease } from './packed-batch.js';
+import { packedViews, releaseBatch, setRelease } from './packed-batch.js';
 import type { ParseJob, ParseReply, ParseWorkerData } from './parse-worker.js';
 
 export interface ParallelParseOptions {
@@ -73,9 +73,10 @@ export class ParallelParseTransform extends Transform {
   private fileIndex = 0;
   private filesStarted = 0;
   private fileHasChunk = false;
-  private pending: Buffer[] = [];
-  private pendingLen = 0;
-  /** Bytes of `pending` up to and including its last LF (0: none). */
+  /** The chunk being filled (its ArrayBuffer is what a worker gets), curLen bytes used. */
+  private cur: Buffer;
+  private curLen = 0;
+  /** Bytes of `cur` up to and including its last LF (0: none). */
   private cutLen = 0;
   private discarding = false;
   // Output side.
@@ -103,6 +104,7 @@ export class ParallelParseTransform extends Transform {
     this.labeled = popts.labeled;
     this.onReject = popts.onReject;
     this.file = popts.file;
+    this.cur = this.newChunkBuffer(this.maxLineBytes + 3);
     this.workerData = {
       parse: { labeled: popts.labeled, onBadRow: popts.onBadRow, maxLineBytes: popts.maxLineBytes, batchRows: popts.batchRows },
       featurize: { buckets: Array.from(fopts.buckets), seed: fopts.seed },
@@ -159,60 +161,78 @@ export class ParallelParseTransform extends Transform {
     if (this.discarding) {
       // Inside a line already cut at maxLineBytes: drop up to its LF.
       const nl = buf.indexOf(LF);
-      if (nl < 0) return;
+      if (nl < 0) {
+        releaseBatch(chunk);
+        return;
+      }
       this.discarding = false;
       buf = buf.subarray(nl + 1);
     }
-    if (buf.length === 0) return;
-    const nl = buf.lastIndexOf(LF);
-    this.pending.push(buf);
-    this.pendingLen += buf.length;
-    if (nl >= 0) this.cutLen = this.pendingLen - buf.length + nl + 1;
-    if (this.cutLen > 0 && this.pendingLen >= this.chunkBytes) this.dispatch(this.cutLen);
-    if (this.pendingLen - this.cutLen > this.maxLineBytes + 1) this.cutLongLine();
+    let at = 0;
+    while (at < buf.length) {
+      if (this.curLen === this.cur.length) this.makeRoom();
+      const n = Math.min(buf.length - at, this.cur.length - this.curLen);
+      buf.copy(this.cur, this.curLen, at, at + n);
+      const nl = buf.subarray(at, at + n).lastIndexOf(LF);
+      if (nl >= 0) this.cutLen = this.curLen + nl + 1;
+      this.curLen += n;
+      at += n;
+      if (this.cutLen > 0 && this.curLen >= this.chunkBytes) this.dispatch();
+      if (this.curLen - this.cutLen > this.maxLineBytes + 1) {
+        this.cutLongLine();
+        // The rest of `buf` up to its next LF belongs to the dropped part.
+        const nl2 = buf.indexOf(LF, at);
+        if (nl2 < 0) break;
+        this.discarding = false;
+        at = nl2 + 1;
+      }
+    }
+    // Copied out: the producer (openInput) may reuse its buffer.
+    releaseBatch(chunk);
+  }
+
+  /** `cur` is full: send its whole lines, or grow it when it holds none (a long line in progress). */
+  private makeRoom(): void {
+    if (this.cutLen > 0) this.dispatch();
+    else {
+      const bigger = Buffer.from(new ArrayBuffer(this.cur.length * 2));
+      this.cur.copy(bigger, 0, 0, this.curLen);
+      this.cur = bigger;
+    }
   }
 
   /**
-   * The line after the last LF of `pending` is over maxLineBytes + 1 bytes: keep its
+   * The line after the last LF of `cur` is over maxLineBytes + 1 bytes: keep its
    * first maxLineBytes + 2 (enough for the worker to see it as too long even after
    * dropping a CR), end it with an LF, drop the rest up to its own LF.
    */
   private cutLongLine(): void {
-    if (this.cutLen > 0) this.dispatch(this.cutLen);
+    if (this.cutLen > 0) this.dispatch();
     const keep = this.maxLineBytes + 2;
-    const line = Buffer.allocUnsafe(keep + 1);
-    let at = 0;
-    for (const b of this.pending) {
-      if (at >= keep) break;
-      at += b.copy(line, at, 0, Math.min(b.length, keep - at));
-    }
-    line[keep] = LF;
-    // Whatever followed the cut point in `pending` belongs to the dropped part, unless it holds an LF (it cannot: cutLen was 0).
-    this.pending = [line];
-    this.pendingLen = this.cutLen = keep + 1;
+    this.cur[keep] = LF;
+    this.curLen = this.cutLen = keep + 1;
     this.discarding = true;
   }
 
-  /** Sends pending[0, len) as one chunk of the current file. */
-  private dispatch(len: number): void {
-    const reusable = this.freeInput.findIndex((b) => b.byteLength >= len);
-    const ab = reusable >= 0 ? this.freeInput.splice(reusable, 1)[0] : new ArrayBuffer(Math.max(len, this.chunkBytes) + (64 << 10));
-    const bytes = Buffer.from(ab, 0, len);
-    let at = 0;
-    let i = 0;
-    for (; i < this.pending.length && at < len; i++) {
-      const b = this.pending[i];
-      const n = Math.min(b.length, len - at);
-      b.copy(bytes, at, 0, n);
-      at += n;
-      if (n < b.length) {
-        this.pending[i] = b.subarray(n);
-        break;
-      }
-    }
-    this.pending = this.pending.slice(i);
-    this.pendingLen -= len;
+  private newChunkBuffer(atLeast: number): Buffer {
+    const i = this.freeInput.findIndex((b) => b.byteLength >= atLeast);
+    const ab = i >= 0 ? this.freeInput.splice(i, 1)[0] : new ArrayBuffer(Math.max(atLeast, 2 * this.chunkBytes, 1 << 16));
+    return Buffer.from(ab);
+  }
+
+  /** Sends cur[0, cutLen) (or all of cur with `all`) as one chunk of the current file; the rest starts the next chunk. */
+  private dispatch(all = false): void {
+    const len = all ? this.curLen : this.cutLen;
+    const sent = this.cur;
+    const tail = this.curLen - len;
+    this.cur = this.newChunkBuffer(Math.max(tail + 1, this.maxLineBytes + 3));
+    sent.copy(this.cur, 0, len, this.curLen);
+    this.curLen = tail;
     this.cutLen = 0;
+    if (len === 0) {
+      if (this.freeInput.length < this.maxInFlight + 2) this.freeInput.push(sent.buffer as ArrayBuffer);
+      return;
+    }
     const worker = this.pickWorker();
     const job: Job = { id: this.nextId++, file: this.file, fileIndex: this.fileIndex, firstOfFile: !this.fileHasChunk, worker };
     this.fileHasChunk = true;
@@ -220,15 +240,14 @@ export class ParallelParseTransform extends Transform {
     this.busy.set(worker, (this.busy.get(worker) ?? 0) + 1);
     const reuse = this.freePacked;
     this.freePacked = [];
+    const ab = sent.buffer as ArrayBuffer;
     const msg: ParseJob = { id: job.id, file: job.file, fileIndex: job.fileIndex, bytes: ab, byteLength: len, reuse };
     worker.postMessage(msg, [ab, ...reuse]);
   }
 
   /** The rest of the current file (its last line may lack an LF) as a final chunk. */
   private endFile(): void {
-    if (this.pendingLen > 0) this.dispatch(this.pendingLen);
-    this.pending = [];
-    this.pendingLen = this.cutLen = 0;
+    if (this.curLen > 0) this.dispatch(true);
     this.discarding = false;
     this.fileHasChunk = false;
   }

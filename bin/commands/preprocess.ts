@@ -3,10 +3,11 @@
  * (resumable), or an Arrow IPC stream on stdout for chaining into train/minhash.
  *
  * With --concurrency N >= 2 (the default on a multi-core machine) N worker threads
- * parse and featurize line-aligned chunks of the input (stages/parallel-parse.ts)
- * and N more encode shards (stages/shard-sink.ts); the main thread only reads,
- * cuts chunks, puts results back in order and commits shards. With 1 (or 0) the
- * main thread parses and featurizes itself (0 also encodes there).
+ * encode shards (stages/shard-sink.ts), and for Arrow shards and the stdout stream N
+ * more parse and featurize line-aligned chunks of the input (stages/parallel-parse.ts):
+ * the main thread then only reads, cuts chunks, puts results back in order and
+ * commits shards. Parquet and --concurrency 1 (or 0) parse on the main thread (0
+ * also encodes there): Parquet encoding alone keeps both cores busy.
  *
  * What "commits nothing partial" means with --on-bad-row fail: shards are committed
  * one by one while the run goes (that is what makes a killed run resumable), but a
@@ -48,7 +49,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   'on-bad-row': { type: 'string', arg: 'fail|skip', default: 'fail', help: 'stop at the first bad row (committing nothing), or skip and count bad rows' },
   rejects: { type: 'string', arg: 'FILE', help: 'with --on-bad-row skip: write rejected lines with reasons here' },
   overwrite: { type: 'boolean', help: 'replace an existing output made with another config (default: resume a same-config output)' },
-  concurrency: { type: 'string', arg: 'N', help: 'worker threads for parsing and as many for shard encoding (default: CPU count); 1: parse on the main thread' },
+  concurrency: { type: 'string', arg: 'N', help: 'shard encoder worker threads, and as many parse workers for arrow and --to - (default: CPU count); 1: parse on the main thread' },
   quiet: { type: 'boolean', short: 'q', help: 'no progress lines on stderr' },
 };
 
@@ -66,7 +67,7 @@ export interface PreprocessOptions {
   overwrite?: boolean;
   /** Shard encoder worker threads (0: encode on the main thread); also the parse workers unless parseWorkers says otherwise. */
   concurrency?: number;
-  /** Parse+featurize worker threads; 0 parses on the main thread. Default: concurrency when >= 2, else 0. */
+  /** Parse+featurize worker threads; 0 parses on the main thread. Default: concurrency when >= 2 for Arrow shards and the stream, else 0. */
   parseWorkers?: number;
   /** Bytes per chunk handed to a parse worker (default 4 MiB). */
   chunkBytes?: number;
@@ -142,7 +143,9 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
     concurrency = Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
     log,
   } = opts;
-  const parseWorkers = opts.parseWorkers ?? (concurrency >= 2 ? concurrency : 0);
+  // Parquet encoding alone keeps the cores busy (bench/preprocess: parse workers gave it
+  // no speed, only ~100 MB more RSS), so Parquet parses on the main thread by default.
+  const parseWorkers = opts.parseWorkers ?? (concurrency >= 2 && (format === 'arrow' || out === '-') ? concurrency : 0);
   if (format !== 'parquet' && format !== 'arrow') throw invalidOption('format', "must be 'parquet' or 'arrow'", format);
   positiveInt('shardRows', shardRows);
   if (!Number.isInteger(concurrency) || concurrency < 0) throw invalidOption('concurrency', 'must be a non-negative integer', concurrency);

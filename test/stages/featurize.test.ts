@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TsvParser, parseTsv, type RawBatch } from '../../stages/parse.js';
-import { featurize, featurizeBatch, catId, resolveFeaturizeOptions, UNBUCKETED, type FeaturizeOptions, type SourcedFeatureBatch } from '../../stages/featurize.js';
+import { featurize, featurizeBatch, featurizeInto, catId, resolveFeaturizeOptions, UNBUCKETED, type FeaturizeOptions, type SourcedFeatureBatch } from '../../stages/featurize.js';
 import { hash2 } from '../../pipeline/hash.js';
 import { openInput } from '../../io/input.js';
 import { KAGGLE_10K, TERABYTE_1K } from '../helpers/paths.js';
@@ -133,4 +133,39 @@ t.test('featurize() stream: parse -> featurize pipeline', async (t) => {
     TypeError,
     'a malformed batch fails the pipeline instead of throwing out of _transform',
   );
+});
+
+t.test('featurizeInto writes every cell at an offset of a dirty, reused buffer: same values as featurizeBatch', async (t) => {
+  // reuseBatches: the parser overwrites one set of arrays, as the parse workers use it.
+  const raws: RawBatch[] = [];
+  const p = new TsvParser({ batchRows: 3000, reuseBatches: true });
+  const n = 10000;
+  const out = {
+    label: new Uint8Array(n + 7).fill(7),
+    dense: Array.from({ length: 13 }, () => new Float32Array(n + 7).fill(-1)),
+    cats: Array.from({ length: 26 }, () => new Uint32Array(n + 7).fill(0xdeadbeef)),
+  };
+  const opts = resolveFeaturizeOptions({ buckets: 5000, seed: 9 });
+  let at = 7;
+  const emit = (b: RawBatch) => {
+    featurizeInto(b, out, at, opts);
+    at += b.rows;
+    raws.push(b);
+  };
+  p.write(fs.readFileSync(KAGGLE_10K), emit);
+  p.end(emit);
+  t.equal(at, n + 7);
+  t.equal(raws[0].ints[0].buffer, raws[1].ints[0].buffer, 'the parser reused its arrays');
+  const ref = parseFile(KAGGLE_10K).map((b) => featurizeBatch(b, opts));
+  let r = 7;
+  let diffs = 0;
+  for (const b of ref) {
+    for (let i = 0; i < b.rows; i++, r++) {
+      if (out.label[r] !== b.label![i]) diffs++;
+      for (let j = 0; j < 13; j++) if (out.dense[j][r] !== b.dense[j][i]) diffs++;
+      for (let j = 0; j < 26; j++) if (out.cats[j][r] !== b.cats[j][i]) diffs++;
+    }
+  }
+  t.equal(diffs, 0);
+  t.equal(out.dense[0][6], -1, 'nothing written before the offset');
 });
