@@ -3,13 +3,17 @@
  *
  *   node dist/bench/gpu-step.js [--backend webgpu] [--steps 20] [--warmup 3]
  *        [--batch 2048] [--shapes kaggle,large] [--kinds full,hashnet,scma]
- *        [--impl auto|composite|cpu-sparse] [--memory-floats 16777216]
+ *        [--impl auto|composite|cpu-sparse|webgpu[,...]] [--memory-floats 16777216]
  *        [--max-rows 200000] [--tiny]
  *
  * Ids are Zipf-skewed per feature (P(id = k) ~ 1/(k+1), as click logs are), drawn
  * ahead of time; each timed step includes the CPU location computation, the upload
  * and the loss read-back, as training does. "emb_ms" times the embedding layer alone
- * (locate + gather + gradient + update) on the same batches, "locate_ms" the CPU part.
+ * (locate + gather + gradient + update) on the same batches, "locate_ms" the CPU
+ * location computation the composite and cpu-sparse layers do, "dedupe_ms" the CPU
+ * part of the webgpu layer (distinct values + CSR), "locate" where webgpu computes
+ * locations (rows | hash | scma | codes). Several --impl values run one after another
+ * on the same batches, for side-by-side figures.
  * Full tables use Kaggle's per-feature value counts capped at --max-rows.
  * On the GPU machine: ../shared/tools/device/pack.sh bench/gpu-step.ts, then
  * `source .device/prelude.sh && node .device/gpu-step.mjs`.
@@ -18,9 +22,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
 import { createDlrm } from '../model/dlrm.js';
 import { Locator } from '../model/embedding/locations.js';
+import { BatchDedupe } from '../model/embedding/webgpu-dedupe.js';
 import type { DlrmConfig, EmbeddingSpec, LocationCodes, TrainBatch } from '../model/types.js';
 import { mulberry32, hash2 } from '../pipeline/hash.js';
-import { hashNetCodes } from '../stages/minhash/codes.js';
+import { HASH_FAMILY, hashNetCodes } from '../stages/minhash/codes.js';
+import { MAPPING_VERSION, ScmaMapping } from '../stages/minhash/mapping.js';
 
 /** Distinct values per feature in Criteo Kaggle (facebookresearch/dlrm's counts). */
 const KAGGLE_COUNTS = [1460, 583, 10131227, 2202608, 305, 24, 12517, 633, 3, 93145, 5683, 8351593, 3194, 27, 14992, 5461306, 10, 5652, 2173, 4, 7046547, 18, 15, 286181, 105, 142572];
@@ -55,25 +61,28 @@ const maxRows = Number(o['max-rows']);
 const counts = KAGGLE_COUNTS.map((n) => Math.min(n, maxRows));
 
 /**
- * SCMA-like codes: a stored table of codes for every value a sample could have seen
- * (ids below the cap), as a MinHash mapping holds, and the HashNet fallback above it.
+ * An SCMA mapping (a real ScmaMapping, so the webgpu layer searches it on the GPU):
+ * stored codes for every value a sample could have seen (ids below the cap), shared
+ * between groups of values as MinHash codes are, and the HashNet fallback above it.
  * The bench measures lookup cost, not the mapping's quality.
  */
 function tableCodes(dim: number, seed: number): LocationCodes {
   const fallback = hashNetCodes(dim, seed);
   const stored = counts.map((n) => Math.min(n, 1 << 16));
-  const tables = stored.map((n, f) => {
-    const t = new Uint32Array(n * dim);
-    for (let v = 0; v < n; v++) fallback.codesInto(f, hash2(v, f, seed) % Math.max(1, n >> 2), t, v * dim);
-    return t;
+  const total = stored.reduce((a, b) => a + b, 0);
+  const features = new Uint8Array(total);
+  const values = new Uint32Array(total);
+  const codes = new Uint32Array(total * dim);
+  let i = 0;
+  stored.forEach((n, f) => {
+    for (let v = 0; v < n; v++, i++) {
+      features[i] = f;
+      values[i] = v;
+      fallback.codesInto(f, hash2(v, f, seed) % Math.max(1, n >> 2), codes, i * dim);
+    }
   });
-  return {
-    dim,
-    codesInto(feature, value, out, offset) {
-      if (value < stored[feature]) out.set(tables[feature].subarray(value * dim, value * dim + dim), offset);
-      else fallback.codesInto(feature, value, out, offset);
-    },
-  };
+  const meta = { dim, numHash: 2, sample: total, seed, hashFamily: HASH_FAMILY, version: MAPPING_VERSION, values: total, sampledRows: total, inputRows: total };
+  return new ScmaMapping(meta, features, values, codes);
 }
 
 function spec(kind: string, d: number): EmbeddingSpec {
@@ -113,21 +122,23 @@ async function main(): Promise<void> {
         embeddingOptimizer: 'sgd',
         seed: 1,
       };
-      try {
-        await runConfig(shapeName, shape, kind, config, batches, log);
-      } catch (err) {
-        const e = err as Error;
-        process.stdout.write(JSON.stringify({ shape: shapeName, kind, error: e.message, at: (e.stack ?? '').split('\n').slice(1, 6).map((l) => l.trim()) }) + '\n');
+      for (const impl of o.impl!.split(',')) {
+        try {
+          await runConfig(shapeName, shape, kind, config, batches, log, impl);
+        } catch (err) {
+          const e = err as Error;
+          process.stdout.write(JSON.stringify({ shape: shapeName, kind, impl, error: e.message, at: (e.stack ?? '').split('\n').slice(1, 6).map((l) => l.trim()) }) + '\n');
+        }
       }
     }
   }
 }
 
-async function runConfig(shapeName: string, shape: { d: number; bottom: number[]; top: number[] }, kind: string, config: DlrmConfig, batches: TrainBatch[], log: (l: string) => void): Promise<void> {
+async function runConfig(shapeName: string, shape: { d: number; bottom: number[]; top: number[] }, kind: string, config: DlrmConfig, batches: TrainBatch[], log: (l: string) => void, impl: string): Promise<void> {
   {
     {
       const t0 = performance.now();
-      const model = await createDlrm(config, { backend: o.backend, log, embeddingImpl: o.impl });
+      const model = await createDlrm(config, { backend: o.backend, log, embeddingImpl: impl });
       const buildMs = performance.now() - t0;
       let loss = NaN;
       for (let s = 0; s < warmup; s++) loss = await model.trainStep(batches[s % batches.length]);
@@ -141,6 +152,10 @@ async function runConfig(shapeName: string, shape: { d: number; bottom: number[]
       const t2 = performance.now();
       for (let s = 0; s < 3; s++) locator.flatInto(batches[s % batches.length].cats, batchRows, locs);
       const locateMs = (performance.now() - t2) / 3;
+      const dedupe = new BatchDedupe();
+      const t2b = performance.now();
+      for (let s = 0; s < 3; s++) dedupe.build(batches[s % batches.length].cats, batchRows);
+      const dedupeMs = (performance.now() - t2b) / 3;
 
       // The embedding layer alone: begin (locate + upload), gather, gradient, update.
       let embMs: number | undefined;
@@ -182,6 +197,9 @@ async function runConfig(shapeName: string, shape: { d: number; bottom: number[]
           samples_per_s: Math.round((batchRows * 1000) / ms),
           emb_ms: embMs === undefined ? undefined : +embMs.toFixed(2),
           locate_ms: +locateMs.toFixed(2),
+          dedupe_ms: +dedupeMs.toFixed(2),
+          unique: dedupe.unique,
+          locate: (model.embedding as { mode?: string }).mode,
           build_ms: Math.round(buildMs),
           loss: +loss.toFixed(4),
         }) + '\n',

@@ -30,9 +30,11 @@ async function topHelp(): Promise<string> {
 
 export async function main(argv: string[]): Promise<void> {
   // A closed stdout (e.g. `| head`) is a normal end for a data producer, not a crash.
+  // Any other stdout error reaches the command through its own stream pipeline
+  // (which reports it and sets the exit code); rethrowing here would only add a
+  // second, uncaught report of the same failure.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
-    throw err;
   });
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {

@@ -115,6 +115,20 @@ export interface TrainCheckpoint {
   rng: { seed: number; shuffleSeed: number };
   /** Metrics lines already emitted, so a resumed run does not repeat them. */
   lastEval?: unknown;
+  /**
+   * Running state of the progress report: the loss window not yet printed, the bytes
+   * of the metrics file written so far (a resume truncates it there, so no line is
+   * repeated) and the last step's loss (the summary's finalTrainLoss, even when a
+   * resume has no step left to run).
+   */
+  progress?: { lossSum: number; lossCount: number; metricsBytes: number; lastLoss: number | null };
+  /**
+   * Not stored: the full tables' vocabulary and an SCMA mapping built on the fly.
+   * Both are pure functions of the training rows and the seed, so a resume recomputes
+   * them (one count pass, or the MinHash pass) and gets the same ones; the fingerprint
+   * holds the per-feature distinct counts so a changed input is refused, not resumed
+   * with different ids. The saved model (saveModel) does store them.
+   */
   model: ModelState;
 }
 

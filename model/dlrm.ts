@@ -20,7 +20,7 @@ export interface CreateDlrmOptions {
   /** auto | tensorflow | webgpu | wasm | cpu (see selectBackend). */
   backend?: string;
   log?: (line: string) => void;
-  /** auto | composite | cpu-sparse: the embedding layer implementation. */
+  /** auto | composite | cpu-sparse | webgpu: the embedding layer implementation. */
   embeddingImpl?: string;
 }
 

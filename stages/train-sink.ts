@@ -20,7 +20,7 @@ import { PipelineError, invalidOption } from '../pipeline/errors.js';
 import { NUM_CAT, type FeatureBatch } from '../pipeline/schema.js';
 import { evaluate, type EvalMetrics } from '../pipeline/metrics.js';
 import type { Dlrm, DlrmConfig, EmbeddingSpec, LocationCodes, TrainBatch, Vocabulary } from '../model/types.js';
-import { readFeatureBatches, readManifest, type Manifest } from '../io/read-shards.js';
+import { readArrowStream, readFeatureBatches, readManifest, type Manifest } from '../io/read-shards.js';
 import { shuffleBatches } from './shuffle.js';
 import { batchRows } from './batcher.js';
 import { planSplit, requireTotal, selectRows, TailHoldback, type SplitPlan, type SplitSpec, type RowRange } from './split.js';
@@ -111,6 +111,57 @@ export async function* prefetch<T>(source: AsyncIterable<T>, depth: number): Asy
     }
   } finally {
     if (!done) await it.return?.(undefined);
+  }
+}
+
+/** The Arrow IPC end-of-stream marker: continuation indicator 0xFFFFFFFF, then metadata length 0. */
+const ARROW_EOS = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0);
+
+/**
+ * Passes an Arrow IPC stream's bytes through and fails if they end without the
+ * end-of-stream marker. The IPC format lets a stream simply stop between messages,
+ * so a producer that died mid-stream (`preprocess --to - | train --input -`) would
+ * otherwise look like a shorter, valid input; our writer (io/arrow-stream.ts) writes
+ * the marker only once every row is out, so its absence means the producer failed.
+ * Once the reader has seen the marker it stops pulling, so the check below runs only
+ * when the bytes ran out first.
+ */
+export async function* requireArrowEnd(source: AsyncIterable<Uint8Array | string>, where = '<stdin>'): AsyncGenerator<Uint8Array> {
+  const tail = new Uint8Array(ARROW_EOS.length);
+  let total = 0;
+  for await (const chunk of source) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (bytes.length >= tail.length) tail.set(bytes.subarray(bytes.length - tail.length));
+    else {
+      tail.copyWithin(0, bytes.length);
+      tail.set(bytes, tail.length - bytes.length);
+    }
+    total += bytes.length;
+    yield bytes;
+  }
+  if (total === 0) throw new PipelineError('ERR_TRUNCATED_INPUT', 'the Arrow IPC stream is empty: its producer wrote nothing (did it fail?)', { file: where });
+  if (total < tail.length || !tail.every((b, i) => b === ARROW_EOS[i])) {
+    throw new PipelineError('ERR_TRUNCATED_INPUT', `the Arrow IPC stream stopped after ${total} bytes without its end-of-stream marker: its producer failed or was killed mid-stream, so the rows are incomplete`, { file: where });
+  }
+}
+
+/** Batches of an Arrow IPC stream (stdin); a truncated or corrupt stream is a clear PipelineError. */
+export async function* readCheckedArrowStream(source: AsyncIterable<Uint8Array | string>, where = '<stdin>'): AsyncGenerator<FeatureBatch> {
+  let truncated: unknown;
+  const bytes = (async function* () {
+    try {
+      yield* requireArrowEnd(source, where);
+    } catch (err) {
+      truncated = err;
+      throw err;
+    }
+  })();
+  try {
+    yield* readArrowStream(bytes, where);
+  } catch (err) {
+    if (truncated) throw truncated; // the reader may have wrapped it ("not an Arrow IPC stream: ...")
+    if (err instanceof PipelineError) throw err;
+    throw new PipelineError('ERR_INPUT', `bad Arrow IPC stream: ${(err as Error).message}`, { file: where });
   }
 }
 
@@ -298,7 +349,8 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
   }
 
   const config: DlrmConfig = { embeddingDim, bottomMlp, topMlp, embedding: spec, learningRate, embeddingOptimizer, seed };
-  const fp = fingerprint({ input: path.resolve(input), total, embeddingDim, bottomMlp, topMlp, learningRate, embeddingOptimizer, kind, memory, mappingFile: mappingFile ?? null, minCount, batchSize, split, shuffleBuffer, seed });
+  // distinct: the per-feature counts of the training rows; a changed input (same row count) is refused on resume.
+  const fp = fingerprint({ input: path.resolve(input), total, distinct: distinct ?? null, embeddingDim, bottomMlp, topMlp, learningRate, embeddingOptimizer, kind, memory, mappingFile: mappingFile ?? null, minCount, batchSize, split, shuffleBuffer, seed });
 
   // ---- checkpoint: refuse to clobber, or resume ----
   let ck: TrainCheckpoint | null = null;
@@ -320,14 +372,14 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     let lossSum = 0;
     let lossCount = 0;
     let metricsBytes = 0;
+    let lastLoss: number | null = null;
     if (ck) {
       model.importState(ck.model);
       step = ck.step;
       startEpoch = ck.position.epoch;
       skipBatches = ck.position.batchInEpoch;
       rowsDone = ck.position.rowsConsumed;
-      const p = (ck as TrainCheckpoint & { progress?: { lossSum: number; lossCount: number; metricsBytes: number } }).progress;
-      if (p) ({ lossSum, lossCount, metricsBytes } = p);
+      if (ck.progress) ({ lossSum, lossCount, metricsBytes, lastLoss } = ck.progress);
       log(`train: resuming from step ${step} (epoch ${startEpoch + 1}, batch ${skipBatches})`);
     }
 
@@ -357,7 +409,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     if (src.stdin && split.kind === 'fraction') holdback = new TailHoldback(split);
     let stdinRows = 0;
     async function* stdinTrainRows(): AsyncGenerator<FeatureBatch> {
-      for await (const b of readFeatureBatches('-', stdin ? { stdin } : {})) {
+      for await (const b of readCheckedArrowStream(stdin ?? process.stdin)) {
         if (b.label === null) throw new PipelineError('ERR_INPUT', 'input has no label column: train needs labeled rows', { file: '<stdin>' });
         stdinRows += b.rows;
         const r = holdback ? holdback.push(b) : b;
@@ -413,7 +465,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     const checkpoint = async (epoch: number, batchInEpoch: number) => {
       if (!outDir) return;
       const state = await model.exportState();
-      const c = { version: 1 as const, fingerprint: fp, step, position: { epoch, batchInEpoch, rowsConsumed: rowsDone }, rng: { seed, shuffleSeed: shuffleSeed(epoch) }, model: state, progress: { lossSum, lossCount, metricsBytes } };
+      const c = { version: 1 as const, fingerprint: fp, step, position: { epoch, batchInEpoch, rowsConsumed: rowsDone }, rng: { seed, shuffleSeed: shuffleSeed(epoch) }, model: state, progress: { lossSum, lossCount, metricsBytes, lastLoss } };
       if (metricsFh) await (metricsFh as fsp.FileHandle).sync();
       await saveCheckpoint(outDir, c);
     };
@@ -421,7 +473,6 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     const t0 = Date.now();
     let windowStart = Date.now();
     let windowRows = 0;
-    let lastLoss: number | null = null;
     const resumedFrom = ck ? ck.step : null;
     let epoch = startEpoch;
     for (; epoch < nEpochs; epoch++) {

@@ -113,8 +113,9 @@ export async function predictToStream(opts: { model: string; input: string; labe
     if (opts.input === '-') {
       const { arrow, stream } = await sniffStdin(opts.stdin ?? process.stdin);
       if (arrow) {
-        const { readArrowStream } = await import('../../io/read-shards.js');
-        source = readArrowStream(stream);
+        // Checked for its end marker: a producer that died mid-stream must not yield fewer rows silently.
+        const { readCheckedArrowStream } = await import('../../stages/train-sink.js');
+        source = readCheckedArrowStream(stream);
       } else source = tsvBatches('-', labeled, featurize, stream);
     } else if (await isShardInput(opts.input)) {
       const { readFeatureBatches } = await import('../../io/read-shards.js');

@@ -6,16 +6,20 @@
  *    with standard tfjs ops and autodiff produces a dense gradient over all of M;
  *  - cpu-sparse: the already-gathered [rows, 26, d] output; update() scatter-adds
  *    its gradient into the typed array, touching only the locations the batch used;
- *  - a WebGPU custom kernel (a later issue) fits the same shape: begin() uploads the
- *    locations and returns the gathered output, update() runs a scatter kernel.
+ *  - webgpu: like cpu-sparse, with memory in GPUBuffers: begin() uploads the batch's
+ *    distinct values, computes locations and gathers on the GPU; update() sums the
+ *    gradient per value and steps the touched locations in WGSL kernels.
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { EmbeddingSpec } from '../types.js';
 
 export const NUM_FEATURES = 26;
 
-export type EmbeddingImpl = 'composite' | 'cpu-sparse';
+export type EmbeddingImpl = 'composite' | 'cpu-sparse' | 'webgpu';
+/** Implementations that run on every backend (the CPU tests cover these). */
 export const EMBEDDING_IMPLS: readonly EmbeddingImpl[] = ['composite', 'cpu-sparse'];
+/** Implementations that need a GPU backend (bench/webgpu-check.ts checks these on the GPU). */
+export const GPU_EMBEDDING_IMPLS: readonly EmbeddingImpl[] = ['webgpu'];
 
 export interface NamedArray {
   name: string;

@@ -33,7 +33,9 @@ t.test('SIGKILL at random moments + --resume == uninterrupted, and runs are dete
     t.equal(r.code, 0, r.stderr);
     return summaryOf(r);
   };
+  const started = Date.now();
   const a = await runA('a');
+  const wall = Date.now() - started;
   const a2 = await runA('a2');
   t.same(a.test, a2.test, 'deterministic: same test metrics');
   t.same(await fsp.readFile(path.join(tmp, 'a2/model/dense.bin')), await fsp.readFile(path.join(tmp, 'a/model/dense.bin')), 'deterministic: same weights');
@@ -42,16 +44,20 @@ t.test('SIGKILL at random moments + --resume == uninterrupted, and runs are dete
   const outB = path.join(tmp, 'b');
   let kills = 0;
   let final;
+  const resumedFrom: number[] = [];
   for (let attempt = 0; attempt < 12; attempt++) {
     let timer: NodeJS.Timeout | undefined;
-    // Kill only after a checkpoint exists (or at once on the first attempt, before one does).
-    const delay = 500 + rnd() * 4000;
+    // Anywhere in a run's lifetime: during start-up, the count and training passes, a
+    // checkpoint write or the final evaluation (each attempt resumes a shorter remainder).
+    const delay = rnd() * wall;
     const r = await runPipeline([...ARGS, '--out', outB, '--metrics', path.join(tmp, 'b.jsonl'), '--resume'], {
       onSpawn: (c: ChildProcess) => {
         if (kills < 4) timer = setTimeout(() => c.kill('SIGKILL'), delay);
       },
     });
     clearTimeout(timer);
+    const from = /resuming from step (\d+)/.exec(r.stderr);
+    if (from) resumedFrom.push(Number(from[1]));
     if (r.signal === 'SIGKILL') {
       kills++;
       continue;
@@ -61,6 +67,8 @@ t.test('SIGKILL at random moments + --resume == uninterrupted, and runs are dete
     break;
   }
   t.ok(kills >= 1, `killed ${kills} times`);
+  t.comment(`uninterrupted run ${wall} ms, ${a.steps} steps; resumed from steps ${resumedFrom.join(', ')}`);
+  t.ok(resumedFrom.some((s) => s > 0 && s < a.steps), 'some kill landed mid-training, after a checkpoint');
   t.ok(final, 'finished');
   t.same(final.test, a.test, 'same test metrics');
   t.same(final.val, a.val, 'same validation metrics');
@@ -69,4 +77,13 @@ t.test('SIGKILL at random moments + --resume == uninterrupted, and runs are dete
   for (const f of ['dense.bin', 'embedding.bin']) t.same(await fsp.readFile(path.join(outB, 'model', f)), await fsp.readFile(path.join(tmp, 'a', 'model', f)), `${f} byte-equal`);
   t.same(await stable(path.join(tmp, 'b.jsonl')), await stable(path.join(tmp, 'a.jsonl')), 'same metrics lines, none repeated');
   t.same((await fsp.readdir(outB)).filter((n) => n.endsWith('.tmp')), [], 'no temp files left');
+  // A kill during the final evaluation resumes from the last checkpoint, with no step
+  // left to run: the same summary and metrics lines (deterministically covered here).
+  const again = await runPipeline([...ARGS, '--out', outB, '--metrics', path.join(tmp, 'b.jsonl'), '--resume']);
+  t.equal(again.code, 0, again.stderr);
+  t.match(again.stderr, new RegExp(`resuming from step ${a.steps}\\b`));
+  const { seconds: _s1, samplesPerSecond: _r1, resumedFromStep: _f1, ...endA } = a;
+  const { seconds: _s2, samplesPerSecond: _r2, resumedFromStep: _f2, ...endB } = summaryOf(again);
+  t.same(endB, endA, 'resumed after the last step: same summary, finalTrainLoss included');
+  t.same(await stable(path.join(tmp, 'b.jsonl')), await stable(path.join(tmp, 'a.jsonl')), 'same metrics lines after that too');
 });

@@ -10,8 +10,13 @@ import path from 'node:path';
 import { runPipeline, summaryOf } from '../helpers/cli.js';
 import { exactAuc } from '../../pipeline/metrics.js';
 
-/** Fraction of (oracle - 0.5) the trained model must reach. */
-const FRACTION = 0.6;
+/**
+ * Fraction of (oracle - 0.5) the trained model must reach. Measured with this exact
+ * setup (wasm, 5 epochs) over synth seeds 1-5 x train seeds 0-1: 0.55 to 0.87, median
+ * 0.77; the seeds below give 0.87. 0.5 ("most of the way") leaves margin for the
+ * worst seed seen. With 2 epochs the same grid spans 0.30-0.69: still learning.
+ */
+const FRACTION = 0.5;
 const ROWS = 20000;
 
 t.test(`scma on synthetic data reaches ${FRACTION} of the way from 0.5 to the oracle AUC`, async (t) => {
@@ -24,7 +29,7 @@ t.test(`scma on synthetic data reaches ${FRACTION} of the way from 0.5 to the or
   const shards = path.join(tmp, 'shards');
   t.equal((await runPipeline(['preprocess', '--input', tsv, '--out', shards])).code, 0);
   const r = await runPipeline(['train', '--input', shards, '--embedding', 'scma', '--compression', '1/16', '--arch-sparse-feature-size', '8', '--arch-mlp-bot', '13-16-8', '--arch-mlp-top', '32-16-1',
-    '--mini-batch-size', '128', '--nepochs', '2', '--learning-rate', '0.1', '--test-fraction', '0.2', '--backend', 'cpu', '--print-freq', '100']);
+    '--mini-batch-size', '128', '--nepochs', '5', '--learning-rate', '0.1', '--test-fraction', '0.2', '--backend', 'wasm', '--print-freq', '100']);
   t.equal(r.code, 0, r.stderr);
   const sum = summaryOf(r);
   const labels = (await fsp.readFile(tsv, 'utf8')).trim().split('\n').map((l) => Number(l.slice(0, l.indexOf('\t'))));
