@@ -31,24 +31,8 @@ function dtypeOf(a: Numeric): DType {
 
 const MAGIC = Buffer.from('DLRMCKP1');
 
-/** Writes bytes to `file` atomically: temp file in the same directory, fsync, rename, fsync the directory. */
-export async function writeFileAtomic(file: string, chunks: (Buffer | Uint8Array)[]): Promise<void> {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  const fh = await fsp.open(tmp, 'w');
-  try {
-    for (const c of chunks) await fh.write(c);
-    await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => {});
-    await fsp.rm(tmp, { force: true });
-    throw err;
-  }
-  await fh.close();
-  await fsp.rename(tmp, file);
-  const dh = await fsp.open(dir, 'r').catch(() => null);
-  if (dh) await dh.sync().catch(() => {}).finally(() => dh.close());
-}
+export { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from './atomic-file.js';
 
 function bytesOf(a: Numeric): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);

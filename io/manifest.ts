@@ -64,32 +64,8 @@ export function emptyManifest(config: ManifestConfig): Manifest {
   return { version: MANIFEST_VERSION, format: config.format, rows: 0, labeled: config.labeled, complete: false, config, shards: [] };
 }
 
-/** Writes a file so that readers see either the old or the whole new content. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path.join(path.dirname(file), '.' + path.basename(file))}.${process.pid}.tmp`;
-  const fh = await fsp.open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fsp.rename(tmp, file);
-  await syncDir(path.dirname(file));
-}
-
-/** fsync of a directory makes a rename in it durable (no-op where the OS refuses it). */
-export async function syncDir(dir: string): Promise<void> {
-  let fh: fsp.FileHandle | undefined;
-  try {
-    fh = await fsp.open(dir, 'r');
-    await fh.sync();
-  } catch {
-    // Some platforms (Windows) cannot open or fsync directories; the rename is still atomic.
-  } finally {
-    await fh?.close();
-  }
-}
+export { writeFileAtomic, syncDir } from './atomic-file.js';
+import { writeFileAtomic } from './atomic-file.js';
 
 export async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
   await writeFileAtomic(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
