@@ -171,6 +171,8 @@ async function runConfig(shapeName: string, shape: { d: number; bottom: number[]
           await layer.update(grads);
         };
         await run(batches[0]);
+        // Compiles the 1-row predict's shaders now, not inside the timed loop's read-back.
+        await model.predict({ ...batches[0], rows: 1 });
         await tf.ready();
         const t3 = performance.now();
         for (let s = 0; s < Math.min(steps, 5); s++) {

@@ -1,0 +1,112 @@
+/**
+ * bench/gpu-train: real training runs, the way `bin/pipeline train` does them, for each
+ * model shape x embedding kind, on the project's synthetic data:
+ *   synth -> preprocess (Arrow shards) -> minhash -> train (last 10% as test)
+ * and one JSON line per run with samples/s, test AUC and the generator's oracle AUC.
+ *
+ *   node dist/bench/gpu-train.js [--rows 500000] [--backend webgpu] [--shapes kaggle,large]
+ *        [--kinds full,hashnet,scma] [--epochs 1] [--work DIR]
+ *
+ * Everything runs in this process (no worker threads), so the esbuild bundle that
+ * ../shared/tools/device/pack.sh makes runs it on the GPU machine as it is.
+ */
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { writeSynth } from '../input/synth.js';
+import { preprocess } from '../bin/commands/preprocess.js';
+import { readFeatureBatches } from '../io/read-shards.js';
+import { buildMapping } from '../stages/minhash/reduce.js';
+import { writeMapping } from '../io/mapping-file.js';
+import { train, type EmbeddingKind } from '../stages/train-sink.js';
+import { exactAuc } from '../pipeline/metrics.js';
+
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '500000' },
+    seed: { type: 'string', default: '1' },
+    backend: { type: 'string', default: 'webgpu' },
+    shapes: { type: 'string', default: 'kaggle,large' },
+    kinds: { type: 'string', default: 'full,hashnet,scma' },
+    epochs: { type: 'string', default: '1' },
+    batch: { type: 'string', default: '2048' },
+    compression: { type: 'string', default: String(1 / 16) },
+    work: { type: 'string', default: path.join(os.tmpdir(), 'scma-gpu-train') },
+  },
+});
+
+// DESIGN.md §3: the Kaggle model and the SCMA paper's large model.
+const SHAPES: Record<string, { d: number; bottom: number[]; top: number[] }> = {
+  kaggle: { d: 16, bottom: [13, 512, 256, 64, 16], top: [512, 256, 1] },
+  large: { d: 128, bottom: [13, 512, 256, 128], top: [1024, 1024, 512, 256, 1] },
+};
+
+const rows = Number(args.rows);
+const seed = Number(args.seed);
+const work = args.work!;
+rmSync(work, { recursive: true, force: true });
+mkdirSync(work, { recursive: true });
+const tsv = path.join(work, 'synth.tsv');
+const probsFile = path.join(work, 'synth.probs');
+const shards = path.join(work, 'shards');
+const log = (line: string) => process.stderr.write(line + '\n');
+
+let t = Date.now();
+await writeSynth({ rows, seed, out: tsv, probsOut: probsFile });
+log(`synth: ${rows} rows in ${(Date.now() - t) / 1000} s`);
+t = Date.now();
+await preprocess({ inputs: [tsv], out: shards, format: 'arrow', concurrency: 0 });
+log(`preprocess: ${(Date.now() - t) / 1000} s`);
+
+const testFraction = 0.1;
+const probs = readFileSync(probsFile, 'utf8').trim().split('\n').map(Number);
+const labels = readFileSync(tsv, 'utf8').trim().split('\n').map((l) => Number(l.slice(0, l.indexOf('\t'))));
+const testStart = rows - Math.round(rows * testFraction);
+const oracleAuc = exactAuc(labels.slice(testStart), probs.slice(testStart));
+
+for (const shapeName of args.shapes!.split(',')) {
+  const shape = SHAPES[shapeName];
+  if (!shape) throw new Error(`unknown shape ${shapeName}`);
+  let mapping: string | undefined;
+  for (const kind of args.kinds!.split(',') as EmbeddingKind[]) {
+    if (kind === 'scma' && !mapping) {
+      t = Date.now();
+      mapping = path.join(work, `mapping-d${shape.d}.arrow`);
+      await writeMapping(mapping, await buildMapping(readFeatureBatches(shards), { dim: shape.d, seed }));
+      log(`minhash d=${shape.d}: ${(Date.now() - t) / 1000} s`);
+    }
+    const s = await train({
+      input: shards,
+      embedding: kind,
+      mapping: kind === 'scma' ? mapping : undefined,
+      embeddingDim: shape.d,
+      bottomMlp: shape.bottom,
+      topMlp: shape.top,
+      batchSize: Number(args.batch),
+      learningRate: 0.1,
+      epochs: Number(args.epochs),
+      compression: kind === 'full' ? undefined : Number(args.compression),
+      split: { kind: 'fraction', test: testFraction, val: 0 },
+      seed,
+      backend: args.backend,
+      printFreq: 50,
+      log,
+    });
+    process.stdout.write(
+      JSON.stringify({
+        shape: shapeName,
+        kind,
+        backend: s.backend,
+        batch: Number(args.batch),
+        steps: s.steps,
+        samplesPerSecond: Math.round(s.samplesPerSecond),
+        seconds: s.seconds,
+        memoryFloats: s.memoryFloats,
+        testAuc: s.test?.auc,
+        oracleAuc,
+        testLogloss: s.test?.logloss,
+      }) + '\n',
+    );
+  }
+}
