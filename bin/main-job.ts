@@ -41,7 +41,7 @@ async function main(): Promise<void> {
       seed: { type: 'string', default: '1', arg: 'S', help: 'seed for data, sampling and model' },
       work: { type: 'string', default: 'work/main-job', arg: 'DIR', help: 'folder for the intermediate files (replaced)' },
       backend: { type: 'string', arg: 'NAME', help: 'tensorflow|webgpu|wasm|cpu (default: best available)' },
-      epochs: { type: 'string', default: '1', arg: 'N', help: 'training epochs' },
+      epochs: { type: 'string', default: '2', arg: 'N', help: 'training epochs' },
     },
   );
   if (!opts) return;
