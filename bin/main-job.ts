@@ -6,7 +6,7 @@
  * Each step is a real `bin/pipeline` child process, so this also checks the CLI.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandArgs } from '../pipeline/cli-options.js';
@@ -39,15 +39,21 @@ async function main(): Promise<void> {
     {
       rows: { type: 'string', default: '200000', arg: 'N', help: 'synthetic rows to generate' },
       seed: { type: 'string', default: '1', arg: 'S', help: 'seed for data, sampling and model' },
-      work: { type: 'string', default: 'work/main-job', arg: 'DIR', help: 'folder for the intermediate files (replaced)' },
+      work: { type: 'string', default: 'work/main-job', arg: 'DIR', help: 'folder for the intermediate files (replaced on the next run)' },
       backend: { type: 'string', arg: 'NAME', help: 'tensorflow|webgpu|wasm|cpu (default: best available)' },
       epochs: { type: 'string', default: '2', arg: 'N', help: 'training epochs' },
     },
   );
   if (!opts) return;
   const work = path.resolve(root, String(opts.work));
+  // Replace only a folder this job made (it leaves a marker), never a user's folder.
+  const marker = path.join(work, '.main-job');
+  if (existsSync(work) && readdirSync(work).length > 0 && !existsSync(marker)) {
+    throw new Error(`--work ${work} is a non-empty folder that this job did not make: choose another`);
+  }
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
+  writeFileSync(marker, '');
   const t0 = Date.now();
   const tsv = path.join(work, 'synth.tsv');
   const probs = path.join(work, 'synth.probs');

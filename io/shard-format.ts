@@ -8,7 +8,8 @@
  * small anyway. uint8/uint32 columns are written as INT32 with the UINT_8/UINT_32
  * logical types, which pyarrow, DuckDB and parquet-wasm read back as unsigned.
  */
-import { tableFromIPC, tableToIPC, type Table } from 'apache-arrow';
+import { RecordBatchFileWriter, tableFromIPC, tableToIPC, type Table } from 'apache-arrow';
+import { openSync, writevSync, fsyncSync, closeSync } from 'node:fs';
 import * as parquetWasm from 'parquet-wasm';
 import { featureBatchToTable, tableToFeatureBatches } from './arrow-batch.js';
 import type { FeatureBatch } from '../pipeline/schema.js';
@@ -45,6 +46,53 @@ export function parquetToTable(bytes: Uint8Array, where: string): Table {
 export function encodeShard(batch: FeatureBatch, format: ShardFormat): Uint8Array {
   const table = featureBatchToTable(batch);
   return format === 'parquet' ? tableToParquet(table) : tableToIPC(table, 'file');
+}
+
+/**
+ * The bytes of encodeShard(batch, format) as a list of pieces, in order, for a
+ * gathered write. For Arrow the pieces are the writer's own output chunks: the
+ * metadata it encodes and views of the column arrays themselves, so the shard is
+ * never joined into one buffer (tableToIPC would copy every column once more).
+ */
+export async function encodeShardPieces(batch: FeatureBatch, format: ShardFormat): Promise<Uint8Array[]> {
+  if (format === 'parquet') return [encodeShard(batch, format)];
+  const writer = RecordBatchFileWriter.writeAll(featureBatchToTable(batch));
+  const pieces: Uint8Array[] = [];
+  for await (const piece of writer) pieces.push(piece);
+  return pieces;
+}
+
+/** Writes `pieces` to `file` (created or truncated) and fsyncs it; returns the byte count. */
+export function writePiecesDurably(file: string, pieces: Uint8Array[]): number {
+  const fd = openSync(file, 'w');
+  let total = 0;
+  try {
+    // writev takes at most IOV_MAX (1024) pieces per call and may write less than asked.
+    let i = 0;
+    let skip = 0; // bytes of pieces[i] already written
+    while (i < pieces.length) {
+      const batch: Uint8Array[] = [];
+      for (let j = i; j < pieces.length && batch.length < 1024; j++) batch.push(j === i && skip > 0 ? pieces[j].subarray(skip) : pieces[j]);
+      let n = writevSync(fd, batch);
+      total += n;
+      while (i < pieces.length && n > 0) {
+        const left = pieces[i].byteLength - skip;
+        if (n >= left) {
+          n -= left;
+          i++;
+          skip = 0;
+        } else {
+          skip += n;
+          n = 0;
+        }
+      }
+      while (i < pieces.length && pieces[i].byteLength === 0) i++;
+    }
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return total;
 }
 
 /** Decodes one shard's bytes into FeatureBatches (one per record batch / row group chunk). */

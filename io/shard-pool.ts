@@ -4,11 +4,10 @@
  * on the calling thread, which small inputs and tests prefer (no worker start-up).
  */
 import { Worker } from 'node:worker_threads';
-import { openSync, writeSync, fsyncSync, closeSync } from 'node:fs';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { NUM_CAT, NUM_DENSE, type FeatureBatch } from '../pipeline/schema.js';
 import { PipelineError } from '../pipeline/errors.js';
-import { encodeShard } from './shard-format.js';
+import { encodeShardPieces, writePiecesDurably } from './shard-format.js';
 import type { ShardFormat } from './manifest.js';
 
 export interface EncodeJob {
@@ -84,16 +83,8 @@ export class ShardEncoderPool {
       dense: batch.dense.map((a) => a.subarray(0, batch.rows)),
       cats: batch.cats.map((a) => a.subarray(0, batch.rows)),
     };
-    const bytes = encodeShard(view, format);
-    const fd = openSync(tmpPath, 'w');
-    try {
-      let off = 0;
-      while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    return { bytes: bytes.byteLength, batch };
+    const bytes = writePiecesDurably(tmpPath, await encodeShardPieces(view, format));
+    return { bytes, batch };
   }
 
   private takeWorker(): Worker {

@@ -5,29 +5,17 @@
  * thread free to parse. Column buffers arrive and go back by transfer (no copies).
  */
 import { parentPort } from 'node:worker_threads';
-import { openSync, writeSync, fsyncSync, closeSync } from 'node:fs';
-import { encodeShard } from './shard-format.js';
+import { encodeShardPieces, writePiecesDurably } from './shard-format.js';
 import type { EncodeJob, EncodeReply } from './shard-pool.js';
 import { jobToBatch, batchBuffers } from './shard-pool.js';
 
-function writeDurably(file: string, bytes: Uint8Array): void {
-  const fd = openSync(file, 'w');
-  try {
-    let off = 0;
-    while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-parentPort!.on('message', (job: EncodeJob) => {
+// One job at a time per worker (the pool hands a worker its next job only after its reply).
+parentPort!.on('message', async (job: EncodeJob) => {
   const batch = jobToBatch(job);
   let reply: EncodeReply;
   try {
-    const bytes = encodeShard(batch, job.format);
-    writeDurably(job.tmpPath, bytes);
-    reply = { id: job.id, bytes: bytes.byteLength, columns: job.columns, label: job.label };
+    const bytes = writePiecesDurably(job.tmpPath, await encodeShardPieces(batch, job.format));
+    reply = { id: job.id, bytes, columns: job.columns, label: job.label };
   } catch (err) {
     reply = { id: job.id, error: (err as Error).message ?? String(err), columns: job.columns, label: job.label };
   }
