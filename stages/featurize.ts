@@ -88,9 +88,9 @@ export function catId(value: number, feature: number, seed = 0, buckets = UNBUCK
  * log1p of the small integers that make up nearly all Criteo counts, already
  * rounded to float32: the same numbers Math.log1p gives, at a table lookup's cost.
  */
-const LOG1P_TABLE_SIZE = 1 << 16;
+export const LOG1P_TABLE_SIZE = 1 << 16;
 let log1pTable: Float32Array | null = null;
-function getLog1pTable(): Float32Array {
+export function getLog1pTable(): Float32Array {
   if (!log1pTable) {
     log1pTable = new Float32Array(LOG1P_TABLE_SIZE);
     for (let x = 0; x < LOG1P_TABLE_SIZE; x++) log1pTable[x] = Math.log1p(x);

@@ -9,8 +9,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { PipelineError } from '../pipeline/errors.js';
-import { TsvParser, type ParseOptions, type RawBatch, type RejectRecord } from './parse.js';
-import { featurizeInto, resolveFeaturizeOptions, type FeaturizeOptions } from './featurize.js';
+import { TsvParser, type DirectRows, type ParseOptions, type RawBatch, type RejectRecord } from './parse.js';
+import { resolveFeaturizeOptions, type FeaturizeOptions } from './featurize.js';
 import { packedBytes, packedViews, type PackedColumns } from './packed-batch.js';
 
 export interface ParseWorkerData {
@@ -51,15 +51,27 @@ const fopts = resolveFeaturizeOptions(featOpts);
 const labeled = parseOpts.labeled ?? true;
 
 let rejects: RejectRecord[] = [];
-const newParser = () => new TsvParser({ ...parseOpts, reuseBatches: true, onReject: (r) => rejects.push(r) });
-let parser = newParser();
+// Direct mode: the parser writes featurized rows straight into the packed buffer (no RawBatch between).
+const newParser = () => {
+  const p = new TsvParser({ ...parseOpts, onReject: (r) => rejects.push(r) });
+  p.setDirectOutput(target, fopts);
+  return p;
+};
 /** Bytes per row of the last chunk, to size the next packed buffer right the first time. */
 let bytesPerRow = 100;
 
 let capacity = 0;
-let rows = 0;
 let buf: ArrayBuffer | null = null;
 let out: PackedColumns | null = null;
+/** The parser's view of the packed buffer; target.rows is the rows written so far. */
+const target: DirectRows = {
+  cols: null as unknown as DirectRows['cols'],
+  rows: 0,
+  capacity: 0,
+  grow: () => ensure(target.rows + 1),
+};
+
+let parser = newParser();
 
 const free: ArrayBuffer[] = [];
 const ROW_BYTES = packedBytes(1, labeled);
@@ -78,6 +90,7 @@ function ensure(need: number): void {
     nb = new ArrayBuffer(packedBytes(cap, labeled));
   }
   const nv = packedViews(nb, cap, labeled);
+  const rows = target.rows;
   if (out) {
     nv.lines.set(out.lines.subarray(0, rows));
     nv.label?.set(out.label!.subarray(0, rows));
@@ -87,13 +100,13 @@ function ensure(need: number): void {
   buf = nb;
   out = nv;
   capacity = cap;
+  target.cols = nv;
+  target.capacity = cap;
 }
 
-function emit(raw: RawBatch): void {
-  ensure(rows + raw.rows);
-  featurizeInto(raw, out!, rows, fopts);
-  out!.lines.set(raw.lines, rows);
-  rows += raw.rows;
+/** In direct mode the parser never emits batches. */
+function emit(_raw: RawBatch): void {
+  throw new Error('parse worker: unexpected RawBatch in direct mode');
 }
 
 /** The message of a PipelineError without the "file, line N, field F: " prefix its constructor adds. */
@@ -105,7 +118,8 @@ function bareMessage(err: PipelineError): string {
 parentPort!.on('message', (job: ParseJob) => {
   for (const b of job.reuse) if (free.length < 2) free.push(b);
   const bytes = new Uint8Array(job.bytes, 0, job.byteLength);
-  rows = 0;
+  target.rows = 0;
+  target.capacity = 0;
   capacity = 0;
   buf = null;
   out = null;
@@ -122,6 +136,7 @@ parentPort!.on('message', (job: ParseJob) => {
     error = { code: e.code, message: bareMessage(e), context: { ...e.context } };
     parser = newParser(); // its state is mid-line; the run stops anyway
   }
+  const rows = target.rows;
   if (rows > 0) bytesPerRow = Math.max(2, bytes.byteLength / rows);
   const reply: ParseReply = {
     id: job.id,

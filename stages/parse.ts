@@ -24,6 +24,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { PipelineError, invalidOption } from '../pipeline/errors.js';
 import { CAT_NAMES, DENSE_NAMES, NUM_CAT, NUM_DENSE } from '../pipeline/schema.js';
 import { isInputMarker } from '../io/input.js';
+import { hash2 } from '../pipeline/hash.js';
+import { getLog1pTable, LOG1P_TABLE_SIZE, resolveFeaturizeOptions, UNBUCKETED, type FeatureColumns, type FeaturizeOptions, type ResolvedFeaturizeOptions } from './featurize.js';
 
 /** Columnar rows as parsed, before featurize. Arrays are exactly `rows` long. */
 export interface RawBatch {
@@ -49,6 +51,20 @@ export interface RawBatch {
 }
 
 export type OnBadRow = 'fail' | 'skip';
+
+/**
+ * Where a TsvParser in direct mode (setDirectOutput) writes accepted rows, already
+ * featurized: the same values featurizeInto would write, without a RawBatch between.
+ */
+export interface DirectRows {
+  /** Featurized columns and each row's line number; rows [0, capacity) may be written. */
+  cols: FeatureColumns & { lines: Float64Array };
+  /** Rows written so far (the parser advances it). */
+  rows: number;
+  capacity: number;
+  /** Called when rows === capacity and a row is about to be written: must raise capacity (cols may be replaced). */
+  grow(): void;
+}
 
 export const REJECT_REASONS = [
   'too-many-fields',
@@ -203,6 +219,10 @@ export class TsvParser {
   /** Inside an over-long line that was already reported: drop bytes up to its LF. */
   private discarding = false;
   private batch: BatchBuilder | null = null;
+  private direct: DirectRows | null = null;
+  /** Per categorical feature: buckets - 1 (the modulus), in direct mode. */
+  private directMods = new Float64Array(NUM_CAT);
+  private directSeed = 0;
 
   constructor(opts: ParseOptions = {}) {
     this.options = resolveParseOptions(opts);
@@ -217,6 +237,18 @@ export class TsvParser {
       rejects: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>,
       batches: 0,
     };
+  }
+
+  /**
+   * Direct mode: accepted rows go featurized (with `featurize` options) into
+   * `target` instead of into RawBatches, so emit is never called; null turns it off.
+   * Lines, rejects, errors and stats are the same as in batch mode.
+   */
+  setDirectOutput(target: DirectRows | null, featurize: FeaturizeOptions | ResolvedFeaturizeOptions = {}): void {
+    const { buckets, seed } = resolveFeaturizeOptions(featurize);
+    for (let f = 0; f < NUM_CAT; f++) this.directMods[f] = buckets[f] - 1;
+    this.directSeed = seed;
+    this.direct = target;
   }
 
   /** Ends the current file (its unterminated last line included) and starts the next one. */
@@ -330,6 +362,19 @@ export class TsvParser {
       this.tooLong(buf, start, this.line);
       return;
     }
+    const d = this.direct;
+    if (d) {
+      if (d.rows >= d.capacity) d.grow();
+      const r = d.rows;
+      if (!this.parseRowDirect(buf, start, end, d.cols, r)) {
+        this.reject(this.diagnose(buf, start, end), buf.subarray(start, end), false);
+        return;
+      }
+      d.cols.lines[r] = this.line;
+      d.rows = r + 1;
+      this.stats.rows++;
+      return;
+    }
     let b = this.batch;
     if (!b) b = this.batch = new BatchBuilder(this.options.batchRows, this.options.labeled);
     const r = b.rows;
@@ -429,6 +474,101 @@ export class TsvParser {
       }
       b.cats[i][r] = v >>> 0;
       b.catPresent[i][r] = present;
+      p++;
+    }
+    // p is now the start of an extra field, if any: accept only one, empty, at the very end.
+    return p > end || p === end;
+  }
+
+  /** parseRow's twin for direct mode: accepts exactly the same lines, writes featurized values (as featurizeInto does). */
+  private parseRowDirect(buf: Buffer, start: number, end: number, b: FeatureColumns, r: number): boolean {
+    const table = getLog1pTable();
+    const mods = this.directMods;
+    const seed = this.directSeed;
+    let p = start;
+    if (b.label) {
+      const c = buf[p];
+      if ((c !== 48 && c !== 49) || (p + 1 < end && buf[p + 1] !== TAB)) return false;
+      b.label[r] = c - 48;
+      p += 2;
+    }
+    for (let i = 0; i < NUM_DENSE; i++) {
+      const col = b.dense[i];
+      if (p >= end) {
+        col[r] = 0;
+        p++;
+        continue;
+      }
+      let neg = false;
+      if (buf[p] === 45) {
+        neg = true;
+        p++;
+      }
+      const digits = p;
+      let v = 0;
+      while (p < end) {
+        const d = buf[p] - 48;
+        if (d === TAB - 48) break;
+        if (d >>> 0 > 9) return false;
+        v = v * 10 + d;
+        p++;
+      }
+      const nd = p - digits;
+      if (nd === 0) {
+        if (neg) return false;
+        col[r] = 0;
+      } else {
+        // Beyond 15 digits v*10+d can round differently from a correctly rounded parse.
+        if (nd > 15) {
+          v = Number(buf.toString('latin1', digits, p));
+          if (v === Infinity) return false; // over ~309 digits: not a count
+        }
+        // featurize's log(1 + max(x, 0)): negatives (and -0) -> 0.
+        col[r] = neg || v === 0 ? 0 : v < LOG1P_TABLE_SIZE && (v | 0) === v ? table[v] : Math.log1p(v);
+      }
+      p++;
+    }
+    for (let i = 0; i < NUM_CAT; i++) {
+      if (p >= end) {
+        b.cats[i][r] = 0;
+        p++;
+        continue;
+      }
+      let v = 0;
+      let present = 1;
+      const q = p + 8;
+      if (q <= end && (q === end || buf[q] === TAB)) {
+        // The usual case, 8 hex digits then a tab or the end. Any other byte (a tab
+        // too: "abc\t\t" is a short value then an empty field) makes its lookup -1,
+        // the OR negative, and the general loop below decides.
+        const h0 = HEX[buf[p]], h1 = HEX[buf[p + 1]], h2 = HEX[buf[p + 2]], h3 = HEX[buf[p + 3]];
+        const h4 = HEX[buf[p + 4]], h5 = HEX[buf[p + 5]], h6 = HEX[buf[p + 6]], h7 = HEX[buf[p + 7]];
+        if ((h0 | h1 | h2 | h3 | h4 | h5 | h6 | h7) >= 0) {
+          v = (h0 << 28) | (h1 << 24) | (h2 << 20) | (h3 << 16) | (h4 << 12) | (h5 << 8) | (h6 << 4) | h7;
+          p = q;
+        }
+      }
+      if (p !== q) {
+        const digits = p;
+        while (p < end) {
+          const c = buf[p];
+          if (c === TAB) break;
+          const h = HEX[c];
+          if (h < 0) return false;
+          v = (v << 4) | h;
+          p++;
+        }
+        const nd = p - digits;
+        if (nd > 8) return false;
+        if (nd === 0) present = 0;
+      }
+      if (present === 0) b.cats[i][r] = 0;
+      else {
+        const m = mods[i];
+        const h = hash2(v >>> 0, i, seed);
+        // featurize's id: 1 + h % m; unbucketed (m = 2^32 - 1) only h = m wraps, to 1.
+        b.cats[i][r] = m === UNBUCKETED - 1 ? (h === 0xffffffff ? 1 : h + 1) : 1 + (h % m);
+      }
       p++;
     }
     // p is now the start of an extra field, if any: accept only one, empty, at the very end.

@@ -10,6 +10,9 @@ import { openInput } from '../../io/input.js';
 import { PipelineError } from '../../pipeline/errors.js';
 import { KAGGLE_10K, KAGGLE_TEST_100, QUIRKS_TRIMMED, TERABYTE_1K } from '../helpers/paths.js';
 import { mulberry32 } from '../../pipeline/hash.js';
+import { featurizeInto, type FeaturizeOptions } from '../../stages/featurize.js';
+import { packedViews, packedBytes } from '../../stages/packed-batch.js';
+import type { DirectRows } from '../../stages/parse.js';
 
 /** One parsed row, as plain values, for comparisons. */
 interface Row {
@@ -466,5 +469,69 @@ t.test('fuzz: the fast path and the diagnosis agree with a reference on mutated 
     t.same(got.rejects.map((r) => ({ line: r.line, reason: r.reason, field: r.field })), expectedRejects, `labeled: ${labeled}: same rejects, reasons and fields`);
     const naive = naiveParse(kept.map((l) => l.toString('latin1')).join('\n'), labeled);
     t.equal(JSON.stringify(got.rows.map((r) => [r.label, r.ints, r.cats])), JSON.stringify(naive.map((r) => [r.label, r.ints, r.cats])), `labeled: ${labeled}: same values for kept lines`);
+  }
+});
+
+t.test('direct mode (setDirectOutput): the same lines and rejects, and the values featurizeInto gives', async (t) => {
+  const rand = mulberry32(77);
+  const sample = fs.readFileSync(KAGGLE_10K, 'latin1').split('\n').slice(0, 300);
+  const edge = fields();
+  Object.assign(edge, { 1: '-1', 2: '4294967296000', 3: '123456789012345678901', 4: '0', 5: '-0', 6: '65535', 7: '65536', 8: '', 14: 'ABCDEF12', 15: 'a', 16: 'ffffffff', 17: '00000000', 18: '' });
+  const alphabet = Buffer.from('0123456789abcdefABCDEF-\t\t x', 'latin1');
+  const lines: Buffer[] = [Buffer.from(edge.join('\t')), Buffer.from(edge.slice(0, 30).join('\t'))];
+  for (let i = 0; i < 3000; i++) {
+    const b = Buffer.from(sample[Math.floor(rand() * sample.length)], 'latin1');
+    if (rand() < 0.3) b[Math.floor(rand() * b.length)] = alphabet[Math.floor(rand() * alphabet.length)];
+    lines.push(b);
+  }
+  const input = Buffer.concat(lines.flatMap((l) => [l, Buffer.from(rand() < 0.1 ? '\r\n\n' : '\n')]));
+  const cases: { labeled: boolean; feat: FeaturizeOptions }[] = [
+    { labeled: true, feat: {} },
+    { labeled: true, feat: { buckets: 1000, seed: 7 } },
+    { labeled: false, feat: { buckets: Array.from({ length: 26 }, (_, f) => (f % 2 ? 2 ** 32 : 17 + f)), seed: 3 } },
+  ];
+  for (const { labeled, feat } of cases) {
+    const text = labeled ? input : Buffer.from(input.toString('latin1').replace(/^[^\t\n]*\t/gm, ''), 'latin1');
+    const ref = parseChunks([text], { labeled, onBadRow: 'skip', batchRows: 500 });
+    const refRows = ref.batches.reduce((n, b) => n + b.rows, 0);
+    const want = packedViews(new ArrayBuffer(packedBytes(refRows, labeled)), refRows, labeled);
+    let at = 0;
+    for (const b of ref.batches) {
+      featurizeInto(b, want, at, feat);
+      want.lines.set(b.lines, at);
+      at += b.rows;
+    }
+    const rejects: RejectRecord[] = [];
+    const p = new TsvParser({ labeled, onBadRow: 'skip', onReject: (r) => rejects.push(r) });
+    let cap = 7;
+    const target: DirectRows = { cols: packedViews(new ArrayBuffer(packedBytes(cap, labeled)), cap, labeled), rows: 0, capacity: cap, grow: () => {} };
+    target.grow = () => {
+      // Grow by copying, as the parse worker does.
+      const old = target.cols;
+      cap *= 3;
+      const nv = packedViews(new ArrayBuffer(packedBytes(cap, labeled)), cap, labeled);
+      nv.lines.set(old.lines);
+      nv.label?.set(old.label!);
+      old.dense.forEach((c, i) => nv.dense[i].set(c));
+      old.cats.forEach((c, i) => nv.cats[i].set(c));
+      target.cols = nv;
+      target.capacity = cap;
+    };
+    p.setDirectOutput(target, feat);
+    const noBatch = () => t.fail('no RawBatch in direct mode');
+    // Uneven chunks: lines across chunk boundaries go through the carry.
+    for (let i = 0; i < text.length; i += 4099) p.write(text.subarray(i, i + 4099), noBatch);
+    p.end(noBatch);
+    const name = `labeled ${labeled}, ${JSON.stringify(feat).slice(0, 40)}`;
+    t.ok(ref.rejects.length > 100 && refRows > 1000, `${name}: a mix of good and bad lines`);
+    t.equal(target.rows, refRows, `${name}: same row count`);
+    t.same(p.stats, ref.stats.batches ? { ...ref.stats, batches: 0 } : ref.stats, `${name}: same stats (no batches)`);
+    t.same(rejects.map((r) => [r.line, r.reason, r.field]), ref.rejects.map((r) => [r.line, r.reason, r.field]), `${name}: same rejects`);
+    const got = target.cols;
+    const n = refRows;
+    t.same(Array.from(got.lines.subarray(0, n)), Array.from(want.lines), `${name}: same line numbers`);
+    if (labeled) t.same(Buffer.from(got.label!.subarray(0, n)), Buffer.from(want.label!), `${name}: same labels`);
+    t.ok(got.dense.every((c, i) => Buffer.from(c.buffer, c.byteOffset, 4 * n).equals(Buffer.from(want.dense[i].buffer, want.dense[i].byteOffset, 4 * n))), `${name}: bit-identical dense`);
+    t.ok(got.cats.every((c, i) => Buffer.from(c.buffer, c.byteOffset, 4 * n).equals(Buffer.from(want.cats[i].buffer, want.cats[i].byteOffset, 4 * n))), `${name}: identical cat ids`);
   }
 });
