@@ -18,10 +18,18 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * The temp name writeFileAtomic uses for `file`: hidden, same directory, unique per
+ * process and moment. Cleaners of a killed run's leftovers match this shape.
+ */
+export function tempNameFor(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+}
+
 /** Temp file in the same directory, fsync, rename over `file`, fsync the directory. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array | readonly Uint8Array[]): Promise<void> {
   const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  const tmp = tempNameFor(file);
   const fh = await fsp.open(tmp, 'w');
   try {
     if (typeof data === 'string' || data instanceof Uint8Array) await fh.writeFile(data);

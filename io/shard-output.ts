@@ -11,7 +11,7 @@ import { PipelineError } from '../pipeline/errors.js';
 import { configDifferences, emptyManifest, MANIFEST_FILE, tryReadManifest, type Manifest, type ManifestConfig } from './manifest.js';
 
 const OUR_SHARD = /^part-\d{5,}\.(parquet|arrow)$/;
-const OUR_TMP = /^\.(part-\d{5,}\.(parquet|arrow)|manifest\.json)\.\d+\.tmp$/;
+const OUR_TMP = /^\.(part-\d{5,}\.(parquet|arrow)|manifest\.json)(\.\d+)+\.tmp$/;
 
 export interface OpenedOutput {
   manifest: Manifest;

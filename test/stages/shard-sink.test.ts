@@ -8,6 +8,7 @@ import { ShardCutter, shardSink } from '../../stages/shard-sink.js';
 import { emptyFeatureBatch, type FeatureBatch } from '../../pipeline/schema.js';
 import { emptyManifest, readManifest, MANIFEST_VERSION, type ManifestConfig } from '../../io/manifest.js';
 import { openShardOutput } from '../../io/shard-output.js';
+import { tempNameFor } from '../../io/atomic-file.js';
 import { readFeatureBatches } from '../../io/read-shards.js';
 import { arrowStreamEncoder } from '../../io/arrow-stream.js';
 import { collect } from '../io/shard-expect.js';
@@ -128,4 +129,18 @@ t.test('arrowStreamEncoder waits for a slow reader', async (t) => {
   });
   await pipeline(Readable.from(source(), { highWaterMark: 1 }), arrowStreamEncoder(), slow);
   t.ok(maxAheadBatches < 6, `producer at most ${maxAheadBatches.toFixed(1)} batches ahead of a slow reader (of 200)`);
+});
+
+t.test('reopening an output removes the temp files a killed run left, and only those', async (t) => {
+  const dir = path.join(tmp, 'leftovers');
+  const { manifest } = await openShardOutput({ dir, config: config() });
+  await pipeline(Readable.from([numbered(0, 250)], { objectMode: true }), shardSink({ dir, manifest, concurrency: 0 }));
+  // What a SIGKILL in the middle of writeFileAtomic leaves behind, named as it names them.
+  const leftovers = [tempNameFor(path.join(dir, 'manifest.json')), tempNameFor(path.join(dir, 'part-00007.arrow'))];
+  for (const f of leftovers) fs.writeFileSync(f, 'partial');
+  fs.writeFileSync(path.join(dir, 'notes.txt'), 'the user keeps this');
+  await openShardOutput({ dir, config: config() });
+  for (const f of leftovers) t.notOk(fs.existsSync(f), `${path.basename(f)} removed`);
+  t.ok(fs.existsSync(path.join(dir, 'notes.txt')), 'a file that is not ours stays');
+  t.equal((await readManifest(dir)).rows, 250, 'the committed shards are intact');
 });
