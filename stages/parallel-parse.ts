@@ -20,7 +20,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { PipelineError, invalidOption } from '../pipeline/errors.js';
 import { isInputMarker } from '../io/input.js';
-import { REJECT_REASONS, resolveParseOptions, type OnBadRow, type ParseStats, type RejectReason, type RejectRecord } from './parse.js';
+import { emptyParseStats, resolveParseOptions, type OnBadRow, type ParseStats, type RejectRecord } from './parse.js';
 import { resolveFeaturizeOptions, type SourcedFeatureBatch } from './featurize.js';
 import { packedViews, releaseBatch, setRelease } from './packed-batch.js';
 import type { ParseJob, ParseReply, ParseWorkerData } from './parse-worker.js';
@@ -109,14 +109,7 @@ export class ParallelParseTransform extends Transform {
       parse: { labeled: popts.labeled, onBadRow: popts.onBadRow, maxLineBytes: popts.maxLineBytes, batchRows: popts.batchRows },
       featurize: { buckets: Array.from(fopts.buckets), seed: fopts.seed },
     };
-    this.stats = {
-      lines: 0,
-      rows: 0,
-      emptyLines: 0,
-      rejected: 0,
-      rejects: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>,
-      batches: 0,
-    };
+    this.stats = emptyParseStats();
   }
 
   override _transform(chunk: unknown, encoding: BufferEncoding, callback: TransformCallback): void {

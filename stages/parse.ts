@@ -103,6 +103,18 @@ export interface ParseStats {
   batches: number;
 }
 
+/** All counters at zero, every reject reason present. */
+export function emptyParseStats(): ParseStats {
+  return {
+    lines: 0,
+    rows: 0,
+    emptyLines: 0,
+    rejected: 0,
+    rejects: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>,
+    batches: 0,
+  };
+}
+
 export interface ParseOptions {
   /** Rows per RawBatch (the last one may be shorter). Default 8192. */
   batchRows?: number;
@@ -229,14 +241,7 @@ export class TsvParser {
     this.file = this.options.file;
     this.fieldNames = [...(this.options.labeled ? ['label'] : []), ...DENSE_NAMES, ...CAT_NAMES];
     this.expected = this.fieldNames.length;
-    this.stats = {
-      lines: 0,
-      rows: 0,
-      emptyLines: 0,
-      rejected: 0,
-      rejects: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>,
-      batches: 0,
-    };
+    this.stats = emptyParseStats();
   }
 
   /**
