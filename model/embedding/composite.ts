@@ -8,8 +8,7 @@
  * a dense op over all of memory: correct everywhere, slow where M is large.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { PipelineError } from '../../pipeline/errors.js';
-import { ADAGRAD_EPS, NUM_FEATURES, type EmbeddingLayer, type EmbeddingOptions, type NamedArray } from './layer.js';
+import { ADAGRAD_EPS, NUM_FEATURES, fromEmbeddingState, toEmbeddingState, type EmbeddingLayer, type EmbeddingOptions, type EmbeddingState } from './layer.js';
 import { Locator } from './locations.js';
 import { initialMemory } from './memory-init.js';
 
@@ -19,8 +18,6 @@ export class CompositeEmbedding implements EmbeddingLayer {
   readonly dim: number;
   readonly memoryFloats: number;
   private readonly locator: Locator;
-  /** Shape in saved state (as the other implementations save it); the variable is 1-D. */
-  private readonly memShape: number[];
   private readonly memory: tf.Variable;
   private readonly accum: tf.Variable | undefined;
   private readonly lr: tf.Scalar;
@@ -33,7 +30,6 @@ export class CompositeEmbedding implements EmbeddingLayer {
     this.dim = o.dim;
     this.locator = new Locator(o.spec, o.dim);
     this.memoryFloats = this.locator.memoryFloats;
-    this.memShape = o.spec.kind === 'full' ? [this.locator.totalRows, o.dim] : [this.memoryFloats];
     const init = initialMemory(o.spec, this.locator, o.dim, o.seed);
     this.memory = tf.tidy(() => tf.variable(tf.tensor1d(init, 'float32'), true, undefined, 'float32'));
     this.accum = o.optimizer === 'adagrad' ? tf.tidy(() => tf.variable(tf.zeros([this.memoryFloats], 'float32'), false)) : undefined;
@@ -75,15 +71,13 @@ export class CompositeEmbedding implements EmbeddingLayer {
     this.batchLocs = undefined;
   }
 
-  async exportState(): Promise<{ embedding: NamedArray[]; optimizer: NamedArray[] }> {
-    const embedding = [{ name: 'embedding.memory', shape: this.memShape.slice(), values: (await this.memory.data()) as Float32Array }];
-    const optimizer = this.accum ? [{ name: 'embedding.adagrad', shape: this.memShape.slice(), values: (await this.accum.data()) as Float32Array }] : [];
-    return { embedding, optimizer };
+  async exportState(): Promise<EmbeddingState> {
+    const accum = this.accum ? ((await this.accum.data()) as Float32Array) : undefined;
+    return toEmbeddingState(this.locator.stateShape, (await this.memory.data()) as Float32Array, accum);
   }
 
-  importState(state: { embedding: NamedArray[]; optimizer: NamedArray[] }): void {
-    const memory = pick(state.embedding, 'embedding.memory', this.memShape);
-    const accum = this.accum ? pick(state.optimizer, 'embedding.adagrad', this.memShape) : undefined;
+  importState(state: EmbeddingState): void {
+    const { memory, accum } = fromEmbeddingState(state, this.locator.stateShape, this.accum !== undefined);
     tf.tidy(() => {
       this.memory.assign(tf.tensor1d(memory, 'float32'));
       if (this.accum && accum) this.accum.assign(tf.tensor1d(accum, 'float32'));
@@ -96,15 +90,4 @@ export class CompositeEmbedding implements EmbeddingLayer {
     this.accum?.dispose();
     this.lr.dispose();
   }
-}
-
-/** The named array from a saved state, checked against the shape this model needs. */
-export function pick(list: NamedArray[], name: string, shape: number[]): Float32Array {
-  const a = list.find((x) => x.name === name);
-  if (!a) throw new PipelineError('ERR_STATE_MISMATCH', `saved state has no ${name}`, { field: name });
-  const size = shape.reduce((p, n) => p * n, 1);
-  if (a.shape.length !== shape.length || a.shape.some((n, i) => n !== shape[i]) || a.values.length !== size) {
-    throw new PipelineError('ERR_STATE_MISMATCH', `saved ${name} has shape [${a.shape}], this model needs [${shape}]`, { field: name });
-  }
-  return a.values;
 }

@@ -7,10 +7,9 @@
  * PyTorch's sparse optimizers do).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ADAGRAD_EPS, NUM_FEATURES, type EmbeddingLayer, type EmbeddingOptions, type NamedArray } from './layer.js';
+import { ADAGRAD_EPS, NUM_FEATURES, fromEmbeddingState, toEmbeddingState, type EmbeddingLayer, type EmbeddingOptions, type EmbeddingState } from './layer.js';
 import { Locator } from './locations.js';
 import { initialMemory } from './memory-init.js';
-import { pick } from './composite.js';
 
 export class CpuSparseEmbedding implements EmbeddingLayer {
   readonly kind;
@@ -18,7 +17,6 @@ export class CpuSparseEmbedding implements EmbeddingLayer {
   readonly dim: number;
   readonly memoryFloats: number;
   private readonly locator: Locator;
-  private readonly memShape: number[];
   private readonly lr: number;
   readonly memory: Float32Array;
   private readonly accum: Float32Array | undefined;
@@ -35,7 +33,6 @@ export class CpuSparseEmbedding implements EmbeddingLayer {
     this.dim = o.dim;
     this.locator = new Locator(o.spec, o.dim);
     this.memoryFloats = this.locator.memoryFloats;
-    this.memShape = o.spec.kind === 'full' ? [this.locator.totalRows, o.dim] : [this.memoryFloats];
     this.memory = initialMemory(o.spec, this.locator, o.dim, o.seed);
     this.accum = o.optimizer === 'adagrad' ? new Float32Array(this.memoryFloats) : undefined;
     this.gradSum = new Float32Array(this.memoryFloats);
@@ -110,16 +107,12 @@ export class CpuSparseEmbedding implements EmbeddingLayer {
     this.batchOut = undefined;
   }
 
-  async exportState(): Promise<{ embedding: NamedArray[]; optimizer: NamedArray[] }> {
-    return {
-      embedding: [{ name: 'embedding.memory', shape: this.memShape.slice(), values: this.memory.slice() }],
-      optimizer: this.accum ? [{ name: 'embedding.adagrad', shape: this.memShape.slice(), values: this.accum.slice() }] : [],
-    };
+  async exportState(): Promise<EmbeddingState> {
+    return toEmbeddingState(this.locator.stateShape, this.memory.slice(), this.accum?.slice());
   }
 
-  importState(state: { embedding: NamedArray[]; optimizer: NamedArray[] }): void {
-    const memory = pick(state.embedding, 'embedding.memory', this.memShape);
-    const accum = this.accum ? pick(state.optimizer, 'embedding.adagrad', this.memShape) : undefined;
+  importState(state: EmbeddingState): void {
+    const { memory, accum } = fromEmbeddingState(state, this.locator.stateShape, this.accum !== undefined);
     this.memory.set(memory);
     if (this.accum && accum) this.accum.set(accum);
   }

@@ -11,6 +11,7 @@
  *    gradient per value and steps the touched locations in WGSL kernels.
  */
 import type * as tf from '@tensorflow/tfjs-core';
+import { PipelineError } from '../../pipeline/errors.js';
 import type { EmbeddingSpec } from '../types.js';
 
 export const NUM_FEATURES = 26;
@@ -52,10 +53,42 @@ export interface EmbeddingLayer {
   update(grads: tf.Tensor[]): Promise<void>;
   /** Ends a batch without updating (prediction). */
   end(): void;
-  exportState(): Promise<{ embedding: NamedArray[]; optimizer: NamedArray[] }>;
-  importState(state: { embedding: NamedArray[]; optimizer: NamedArray[] }): void;
+  exportState(): Promise<EmbeddingState>;
+  importState(state: EmbeddingState): void;
   dispose(): void;
 }
 
 /** Adagrad as PyTorch defines it: initial accumulator 0, eps added after the sqrt. */
 export const ADAGRAD_EPS = 1e-10;
+
+export interface EmbeddingState {
+  embedding: NamedArray[];
+  optimizer: NamedArray[];
+}
+
+/** Every implementation saves the same arrays, so a state moves between them (and backends). */
+export function toEmbeddingState(shape: number[], memory: Float32Array, accum: Float32Array | undefined): EmbeddingState {
+  return {
+    embedding: [{ name: 'embedding.memory', shape: shape.slice(), values: memory }],
+    optimizer: accum ? [{ name: 'embedding.adagrad', shape: shape.slice(), values: accum }] : [],
+  };
+}
+
+/** The memory (and, when this layer uses Adagrad, its accumulator) from a saved state, checked against `shape`. */
+export function fromEmbeddingState(state: EmbeddingState, shape: number[], withAccum: boolean): { memory: Float32Array; accum: Float32Array | undefined } {
+  return {
+    memory: pick(state.embedding, 'embedding.memory', shape),
+    accum: withAccum ? pick(state.optimizer, 'embedding.adagrad', shape) : undefined,
+  };
+}
+
+/** The named array from a saved state, checked against the shape this model needs. */
+export function pick(list: NamedArray[], name: string, shape: number[]): Float32Array {
+  const a = list.find((x) => x.name === name);
+  if (!a) throw new PipelineError('ERR_STATE_MISMATCH', `saved state has no ${name}`, { field: name });
+  const size = shape.reduce((p, n) => p * n, 1);
+  if (a.shape.length !== shape.length || a.shape.some((n, i) => n !== shape[i]) || a.values.length !== size) {
+    throw new PipelineError('ERR_STATE_MISMATCH', `saved ${name} has shape [${a.shape}], this model needs [${shape}]`, { field: name });
+  }
+  return a.values;
+}

@@ -14,6 +14,8 @@ export class Locator {
   readonly totalRows: number;
   /** Floats of memory addressed: M for shared memory, totalRows x d for full tables. */
   readonly memoryFloats: number;
+  /** Shape of the memory in saved state: [rows, d] for full tables, [M] for shared memory. */
+  readonly stateShape: number[];
   private codes = new Uint32Array(0);
 
   constructor(spec: EmbeddingSpec, dim: number) {
@@ -28,6 +30,7 @@ export class Locator {
       this.totalRows = 0;
       this.memoryFloats = spec.memoryFloats;
     }
+    this.stateShape = spec.kind === 'full' ? [this.totalRows, dim] : [this.memoryFloats];
   }
 
   /** Full tables: row of (batch row b, feature f) for every b, f into out[rows*26]. */

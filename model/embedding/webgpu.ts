@@ -20,8 +20,7 @@ import { fmix32, hash2 } from '../../pipeline/hash.js';
 import { HashNetCodes } from '../../stages/minhash/codes.js';
 import { ScmaMapping } from '../../stages/minhash/mapping.js';
 import type { EmbeddingSpec } from '../types.js';
-import { pick } from './composite.js';
-import { ADAGRAD_EPS, NUM_FEATURES, type EmbeddingLayer, type EmbeddingOptions, type NamedArray } from './layer.js';
+import { ADAGRAD_EPS, NUM_FEATURES, fromEmbeddingState, toEmbeddingState, type EmbeddingLayer, type EmbeddingOptions, type EmbeddingState } from './layer.js';
 import { Locator } from './locations.js';
 import { initialMemory } from './memory-init.js';
 import { BatchDedupe } from './webgpu-dedupe.js';
@@ -87,7 +86,6 @@ export class WebGpuEmbedding implements EmbeddingLayer {
   readonly mode: LocateMode;
   private readonly spec: EmbeddingSpec;
   private readonly locator: Locator;
-  private readonly memShape: number[];
   private readonly backend: TfWebGpuBackend;
   private readonly device: GPUDevice;
   private readonly memory: GPUBuffer;
@@ -120,7 +118,6 @@ export class WebGpuEmbedding implements EmbeddingLayer {
     this.dim = o.dim;
     this.locator = new Locator(o.spec, o.dim);
     this.memoryFloats = this.locator.memoryFloats;
-    this.memShape = o.spec.kind === 'full' ? [this.locator.totalRows, o.dim] : [this.memoryFloats];
     const maxBind = Math.min(dev.limits.maxStorageBufferBindingSize, dev.limits.maxBufferSize);
     if (this.memoryFloats * 4 > maxBind) {
       throw new PipelineError('ERR_MEMORY_SIZE', `embedding memory of ${this.memoryFloats} floats exceeds this GPU's largest storage binding (${maxBind} bytes); use a smaller --memory-floats or --embedding-impl composite`);
@@ -346,15 +343,13 @@ export class WebGpuEmbedding implements EmbeddingLayer {
     return out;
   }
 
-  async exportState(): Promise<{ embedding: NamedArray[]; optimizer: NamedArray[] }> {
-    const embedding = [{ name: 'embedding.memory', shape: this.memShape.slice(), values: await this.readBuffer(this.memory) }];
-    const optimizer = this.accum ? [{ name: 'embedding.adagrad', shape: this.memShape.slice(), values: await this.readBuffer(this.accum) }] : [];
-    return { embedding, optimizer };
+  async exportState(): Promise<EmbeddingState> {
+    const accum = this.accum ? await this.readBuffer(this.accum) : undefined;
+    return toEmbeddingState(this.locator.stateShape, await this.readBuffer(this.memory), accum);
   }
 
-  importState(state: { embedding: NamedArray[]; optimizer: NamedArray[] }): void {
-    const memory = pick(state.embedding, 'embedding.memory', this.memShape);
-    const accum = this.accum ? pick(state.optimizer, 'embedding.adagrad', this.memShape) : undefined;
+  importState(state: EmbeddingState): void {
+    const { memory, accum } = fromEmbeddingState(state, this.locator.stateShape, this.accum !== undefined);
     this.device.queue.writeBuffer(this.memory, 0, memory);
     if (this.accum && accum) this.device.queue.writeBuffer(this.accum, 0, accum);
   }
