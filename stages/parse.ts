@@ -170,6 +170,46 @@ for (let i = 0; i < 6; i++) HEX[97 + i] = HEX[65 + i] = 10 + i;
 const TAB = 9;
 const LF = 10;
 const CR = 13;
+
+/** scanCat's answers besides a value (values are uint32, so these never collide). */
+const EMPTY_CAT = -1;
+const BAD_CAT = -2;
+/** Where the field that scanCat last read stops (its tab, or the line's end). */
+let catEnd = 0;
+
+/**
+ * Reads the categorical field that starts at p and stops at a tab or at `end`: its
+ * uint32 value, EMPTY_CAT, or BAD_CAT when it is not 1 to 8 hex digits. Both row
+ * parsers (raw and featurizing) call it, so they accept exactly the same fields.
+ */
+function scanCat(buf: Uint8Array, p: number, end: number): number {
+  const q = p + 8;
+  if (q <= end && (q === end || buf[q] === TAB)) {
+    // The usual case, 8 hex digits then a tab or the end. Any other byte (a tab
+    // too: "abc\t\t" is a short value then an empty field) makes its lookup -1,
+    // the OR negative, and the general loop below decides.
+    const h0 = HEX[buf[p]], h1 = HEX[buf[p + 1]], h2 = HEX[buf[p + 2]], h3 = HEX[buf[p + 3]];
+    const h4 = HEX[buf[p + 4]], h5 = HEX[buf[p + 5]], h6 = HEX[buf[p + 6]], h7 = HEX[buf[p + 7]];
+    if ((h0 | h1 | h2 | h3 | h4 | h5 | h6 | h7) >= 0) {
+      catEnd = q;
+      return ((h0 << 28) | (h1 << 24) | (h2 << 20) | (h3 << 16) | (h4 << 12) | (h5 << 8) | (h6 << 4) | h7) >>> 0;
+    }
+  }
+  let v = 0;
+  const digits = p;
+  while (p < end) {
+    const c = buf[p];
+    if (c === TAB) break;
+    const h = HEX[c];
+    if (h < 0) return BAD_CAT;
+    v = (v << 4) | h;
+    p++;
+  }
+  const nd = p - digits;
+  if (nd > 8) return BAD_CAT;
+  catEnd = p;
+  return nd === 0 ? EMPTY_CAT : v >>> 0;
+}
 /** How much of an over-long line is kept for the rejects sink. */
 const TOO_LONG_PREFIX = 1024;
 
@@ -449,36 +489,11 @@ export class TsvParser {
         p++;
         continue;
       }
-      let v = 0;
-      let present = 1;
-      const q = p + 8;
-      if (q <= end && (q === end || buf[q] === TAB)) {
-        // The usual case, 8 hex digits then a tab or the end. Any other byte (a tab
-        // too: "abc\t\t" is a short value then an empty field) makes its lookup -1,
-        // the OR negative, and the general loop below decides.
-        const h0 = HEX[buf[p]], h1 = HEX[buf[p + 1]], h2 = HEX[buf[p + 2]], h3 = HEX[buf[p + 3]];
-        const h4 = HEX[buf[p + 4]], h5 = HEX[buf[p + 5]], h6 = HEX[buf[p + 6]], h7 = HEX[buf[p + 7]];
-        if ((h0 | h1 | h2 | h3 | h4 | h5 | h6 | h7) >= 0) {
-          v = (h0 << 28) | (h1 << 24) | (h2 << 20) | (h3 << 16) | (h4 << 12) | (h5 << 8) | (h6 << 4) | h7;
-          p = q;
-        }
-      }
-      if (p !== q) {
-        const digits = p;
-        while (p < end) {
-          const c = buf[p];
-          if (c === TAB) break;
-          const h = HEX[c];
-          if (h < 0) return false;
-          v = (v << 4) | h;
-          p++;
-        }
-        const nd = p - digits;
-        if (nd > 8) return false;
-        if (nd === 0) present = 0;
-      }
-      b.cats[i][r] = v >>> 0;
-      b.catPresent[i][r] = present;
+      const v = scanCat(buf, p, end);
+      if (v === BAD_CAT) return false;
+      p = catEnd;
+      b.cats[i][r] = v === EMPTY_CAT ? 0 : v;
+      b.catPresent[i][r] = v === EMPTY_CAT ? 0 : 1;
       p++;
     }
     // p is now the start of an extra field, if any: accept only one, empty, at the very end.
@@ -539,38 +554,13 @@ export class TsvParser {
         p++;
         continue;
       }
-      let v = 0;
-      let present = 1;
-      const q = p + 8;
-      if (q <= end && (q === end || buf[q] === TAB)) {
-        // The usual case, 8 hex digits then a tab or the end. Any other byte (a tab
-        // too: "abc\t\t" is a short value then an empty field) makes its lookup -1,
-        // the OR negative, and the general loop below decides.
-        const h0 = HEX[buf[p]], h1 = HEX[buf[p + 1]], h2 = HEX[buf[p + 2]], h3 = HEX[buf[p + 3]];
-        const h4 = HEX[buf[p + 4]], h5 = HEX[buf[p + 5]], h6 = HEX[buf[p + 6]], h7 = HEX[buf[p + 7]];
-        if ((h0 | h1 | h2 | h3 | h4 | h5 | h6 | h7) >= 0) {
-          v = (h0 << 28) | (h1 << 24) | (h2 << 20) | (h3 << 16) | (h4 << 12) | (h5 << 8) | (h6 << 4) | h7;
-          p = q;
-        }
-      }
-      if (p !== q) {
-        const digits = p;
-        while (p < end) {
-          const c = buf[p];
-          if (c === TAB) break;
-          const h = HEX[c];
-          if (h < 0) return false;
-          v = (v << 4) | h;
-          p++;
-        }
-        const nd = p - digits;
-        if (nd > 8) return false;
-        if (nd === 0) present = 0;
-      }
-      if (present === 0) b.cats[i][r] = 0;
+      const v = scanCat(buf, p, end);
+      if (v === BAD_CAT) return false;
+      p = catEnd;
+      if (v === EMPTY_CAT) b.cats[i][r] = 0;
       else {
         const m = mods[i];
-        const h = hash2(v >>> 0, i, seed);
+        const h = hash2(v, i, seed);
         // featurize's id: 1 + h % m; unbucketed (m = 2^32 - 1) only h = m wraps, to 1.
         b.cats[i][r] = m === UNBUCKETED - 1 ? (h === 0xffffffff ? 1 : h + 1) : 1 + (h % m);
       }
