@@ -10,8 +10,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
 import { createDlrm } from '../model/dlrm.js';
-import { hashNetCodes } from '../stages/minhash/codes.js';
-import { mulberry32 } from '../pipeline/hash.js';
+import { hashNetCodes } from '../scma/codes.js';
+import { mulberry32 } from '../core/hash.js';
 import type { DlrmConfig, TrainBatch } from '../model/types.js';
 
 const { values: args } = parseArgs({ options: { backend: { type: 'string', default: 'webgpu' }, steps: { type: 'string', default: '3' }, tolerance: { type: 'string', default: '1e-4' } } });

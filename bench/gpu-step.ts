@@ -24,9 +24,9 @@ import { createDlrm } from '../model/dlrm.js';
 import { Locator } from '../model/embedding/locations.js';
 import { BatchDedupe } from '../model/embedding/webgpu-dedupe.js';
 import type { DlrmConfig, EmbeddingSpec, LocationCodes, TrainBatch } from '../model/types.js';
-import { mulberry32, hash2 } from '../pipeline/hash.js';
-import { HASH_FAMILY, hashNetCodes } from '../stages/minhash/codes.js';
-import { MAPPING_VERSION, ScmaMapping } from '../stages/minhash/mapping.js';
+import { mulberry32, hash2 } from '../core/hash.js';
+import { HASH_FAMILY, hashNetCodes } from '../scma/codes.js';
+import { MAPPING_VERSION, ScmaMapping } from '../scma/mapping.js';
 
 /** Distinct values per feature in Criteo Kaggle (facebookresearch/dlrm's counts). */
 const KAGGLE_COUNTS = [1460, 583, 10131227, 2202608, 305, 24, 12517, 633, 3, 93145, 5683, 8351593, 3194, 27, 14992, 5461306, 10, 5652, 2173, 4, 7046547, 18, 15, 286181, 105, 142572];

@@ -17,10 +17,10 @@ import { parseArgs } from 'node:util';
 import { writeSynth } from '../input/synth.js';
 import { preprocess } from '../bin/commands/preprocess.js';
 import { readFeatureBatches } from '../io/read-shards.js';
-import { buildMapping } from '../stages/minhash/reduce.js';
-import { writeMapping } from '../io/mapping-file.js';
-import { train, type EmbeddingKind } from '../stages/train-sink.js';
-import { exactAuc } from '../pipeline/metrics.js';
+import { buildMapping } from '../scma/reduce.js';
+import { writeMapping } from '../scma/mapping-file.js';
+import { train, type EmbeddingKind } from '../pipeline/train.js';
+import { exactAuc } from '../core/metrics.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -17,9 +17,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { KAGGLE_CARDINALITIES, SynthGenerator } from '../input/synth.js';
-import { emptyFeatureBatch, NUM_CAT, type FeatureBatch } from '../pipeline/schema.js';
-import { MinHashReducer } from '../stages/minhash/reduce.js';
-import { writeMapping } from '../io/mapping-file.js';
+import { emptyFeatureBatch, NUM_CAT, type FeatureBatch } from '../core/schema.js';
+import { MinHashReducer } from '../scma/reduce.js';
+import { writeMapping } from '../scma/mapping-file.js';
 
 /** Kaggle train.txt rows (shared/data/criteo/README.md). */
 const KAGGLE_ROWS = 45_840_617;

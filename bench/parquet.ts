@@ -20,7 +20,7 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import { parquetRead } from 'hyparquet';
 import { TsvParser, type RawBatch } from '../stages/parse.js';
 import { featurizeBatch } from '../stages/featurize.js';
-import { CAT_NAMES, DENSE_NAMES, NUM_CAT, NUM_DENSE, emptyFeatureBatch, type FeatureBatch } from '../pipeline/schema.js';
+import { CAT_NAMES, DENSE_NAMES, NUM_CAT, NUM_DENSE, emptyFeatureBatch, type FeatureBatch } from '../core/schema.js';
 import { encodeShard, decodeShard } from '../io/shard-format.js';
 import { KAGGLE_10K } from '../test/helpers/paths.js';
 

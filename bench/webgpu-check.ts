@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
 import { selectBackend } from '../model/backend.js';
-import { runWebGpuCheck } from '../model/embedding/webgpu-check.js';
+import { runWebGpuCheck } from './webgpu-check-harness.js';
 
 const { values: o } = parseArgs({
   options: {

@@ -3,7 +3,7 @@
  * bin/commands/, each exporting `summary` (one line for the top-level help) and
  * `run(argv)`. Data goes to stdout, progress and logs to stderr.
  */
-import { PipelineError } from '../pipeline/errors.js';
+import { PipelineError } from '../core/errors.js';
 
 export const COMMANDS = ['synth', 'preprocess', 'stats', 'minhash', 'train', 'predict'] as const;
 

@@ -9,8 +9,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseCommandArgs } from '../pipeline/cli-options.js';
-import { exactAuc } from '../pipeline/metrics.js';
+import { parseCommandArgs } from './options.js';
+import { exactAuc } from '../core/metrics.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = path.join(root, 'bin/pipeline');

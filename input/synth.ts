@@ -22,9 +22,9 @@
 import { Readable, type Writable } from 'node:stream';
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
-import { fmix32, hash2, mulberry32 } from '../pipeline/hash.js';
-import { invalidOption, PipelineError } from '../pipeline/errors.js';
-import { NUM_CAT, NUM_DENSE } from '../pipeline/schema.js';
+import { fmix32, hash2, mulberry32 } from '../core/hash.js';
+import { invalidOption, PipelineError } from '../core/errors.js';
+import { NUM_CAT, NUM_DENSE } from '../core/schema.js';
 
 /** Kaggle train.txt: rows and the 26 categorical cardinalities (shared/data/criteo/README.md). */
 export const KAGGLE_ROWS = 45_840_617;

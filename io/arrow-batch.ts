@@ -3,8 +3,8 @@
  * c1..c26 uint32) is the on-disk schema of every shard and of the stdout stream.
  */
 import { Table, RecordBatch, tableFromArrays, Uint8, Float32, Uint32, type Vector } from 'apache-arrow';
-import { CAT_NAMES, DENSE_NAMES, NUM_CAT, NUM_DENSE, type FeatureBatch } from '../pipeline/schema.js';
-import { PipelineError } from '../pipeline/errors.js';
+import { CAT_NAMES, DENSE_NAMES, NUM_CAT, NUM_DENSE, type FeatureBatch } from '../core/schema.js';
+import { PipelineError } from '../core/errors.js';
 
 export function featureBatchToTable(batch: FeatureBatch): Table {
   const cols: Record<string, Uint8Array | Float32Array | Uint32Array> = {};

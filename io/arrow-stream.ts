@@ -6,10 +6,10 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { tableToIPC } from 'apache-arrow';
-import type { FeatureBatch } from '../pipeline/schema.js';
-import { emptyFeatureBatch } from '../pipeline/schema.js';
+import type { FeatureBatch } from '../core/schema.js';
+import { emptyFeatureBatch } from '../core/schema.js';
 import { featureBatchToTable } from './arrow-batch.js';
-import { releaseBatch } from '../stages/packed-batch.js';
+import { releaseBatch } from '../core/packed-batch.js';
 
 export interface ArrowStreamEncoderOptions {
   /** Whether rows carry a label (used for the schema of an empty stream). */

@@ -12,9 +12,9 @@ import { RecordBatchFileWriter, tableFromIPC, tableToIPC, type Table } from 'apa
 import { openSync, writevSync, fsyncSync, closeSync } from 'node:fs';
 import * as parquetWasm from 'parquet-wasm';
 import { featureBatchToTable, tableToFeatureBatches } from './arrow-batch.js';
-import type { FeatureBatch } from '../pipeline/schema.js';
+import type { FeatureBatch } from '../core/schema.js';
 import type { ShardFormat } from './manifest.js';
-import { PipelineError } from '../pipeline/errors.js';
+import { PipelineError } from '../core/errors.js';
 
 function parquetWriterProps(): parquetWasm.WriterProperties {
   // Built per call: writeParquet takes ownership of (frees) the properties it is given,

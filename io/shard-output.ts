@@ -7,7 +7,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { PipelineError } from '../pipeline/errors.js';
+import { PipelineError } from '../core/errors.js';
 import { configDifferences, emptyManifest, MANIFEST_FILE, tryReadManifest, type Manifest, type ManifestConfig } from './manifest.js';
 
 const OUR_SHARD = /^part-\d{5,}\.(parquet|arrow)$/;

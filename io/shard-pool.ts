@@ -5,8 +5,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { NUM_CAT, NUM_DENSE, type FeatureBatch } from '../pipeline/schema.js';
-import { PipelineError } from '../pipeline/errors.js';
+import { NUM_CAT, NUM_DENSE, type FeatureBatch } from '../core/schema.js';
+import { PipelineError } from '../core/errors.js';
 import { encodeShardPieces, writePiecesDurably } from './shard-format.js';
 import type { ShardFormat } from './manifest.js';
 

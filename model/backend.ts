@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { register } from 'node:module';
-import { invalidOption, PipelineError } from '../pipeline/errors.js';
+import { invalidOption, PipelineError } from '../core/errors.js';
 
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];

@@ -8,7 +8,7 @@
  * Dense weights take plain SGD; the embedding memory SGD or Adagrad (per layer impl).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { invalidOption, PipelineError } from '../pipeline/errors.js';
+import { invalidOption, PipelineError } from '../core/errors.js';
 import { selectBackend } from './backend.js';
 import { createEmbedding, NUM_FEATURES, type EmbeddingLayer, type NamedArray } from './embedding/index.js';
 import { fillNormal, paramRng } from './init.js';

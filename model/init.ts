@@ -5,7 +5,7 @@
  * own stream (seed, parameter id), so one parameter's size never shifts another's
  * values, and every embedding implementation starts from identical memory.
  */
-import { hash2, mulberry32 } from '../pipeline/hash.js';
+import { hash2, mulberry32 } from '../core/hash.js';
 
 export function paramRng(seed: number, paramId: number): () => number {
   return mulberry32(hash2(seed >>> 0, paramId >>> 0, 0x5ca1ab1e));

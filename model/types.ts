@@ -1,37 +1,12 @@
 /**
- * The contract between the training sink (stages/train*) and the model (model/*).
- * The sink turns FeatureBatches into TrainBatches; the model never sees streams.
+ * The model's own types. The batch, vocabulary and location-code contracts it
+ * consumes are defined by the layers below (core/schema, stages/vocab, scma/codes)
+ * and re-exported here for convenience.
  */
-
-/** Row-major arrays for one mini-batch. */
-export interface TrainBatch {
-  rows: number;
-  /** rows x 13, already log-transformed. */
-  dense: Float32Array;
-  /** rows x 26 per-feature hashed ids (0 = empty), as written by preprocess. */
-  cats: Uint32Array;
-  /** rows, 0/1 as float; absent for prediction. */
-  label?: Float32Array;
-}
-
-/**
- * Where element j of the embedding of (feature, value) lives: a uint32 code, taken
- * mod M by the embedding layer, so one code table serves every memory size.
- * HashNet computes codes with a plain hash; SCMA looks them up in the MinHash
- * mapping and falls back to the plain hash for values its sample never saw.
- */
-export interface LocationCodes {
-  readonly dim: number;
-  /** Writes `dim` codes for (feature, value) into out[offset .. offset+dim). No allocation. */
-  codesInto(feature: number, value: number, out: Uint32Array, offset: number): void;
-}
-
-/** Per-feature vocabulary for full embedding tables: id -> row in 0..size(f)-1. */
-export interface Vocabulary {
-  /** Rows of feature f's table, including the row for values not in the vocabulary. */
-  size(feature: number): number;
-  index(feature: number, value: number): number;
-}
+import type { TrainBatch } from '../core/schema.js';
+import type { Vocabulary } from '../stages/vocab.js';
+import type { LocationCodes } from '../scma/codes.js';
+export type { TrainBatch, Vocabulary, LocationCodes };
 
 /**
  * initRows (optional, HashNet/SCMA): the largest feature's value count (DLRM's max(ln));

@@ -4,12 +4,12 @@
  *   import { openInput, parseTsv, featurize, arrowStreamEncoder } from 'scma-pipeline';
  *   await pipeline(openInput('train.txt.gz'), parseTsv(), featurize({ buckets: 1e6 }), myStage, sink);
  */
-export * from './schema.js';
-export { PipelineError, invalidOption } from './errors.js';
-export { exactAuc, logLoss, accuracy } from './metrics.js';
+export * from '../core/schema.js';
+export { PipelineError, invalidOption } from '../core/errors.js';
+export { exactAuc, logLoss, accuracy } from '../core/metrics.js';
 
 // Ingest: bytes -> raw columnar batches -> featurized batches.
-export { openInput } from '../io/input.js';
+export { openInput } from '../input/open.js';
 export { parseTsv, TsvParser, type RawBatch, type ParseOptions } from '../stages/parse.js';
 export { featurize, featurizeBatch, catId } from '../stages/featurize.js';
 export { createRejectsWriter } from '../stages/rejects.js';
@@ -24,14 +24,14 @@ export { readFeatureBatches, readArrowStream, readManifest } from '../io/read-sh
 export { featureBatchToTable, recordBatchToFeatureBatch } from '../io/arrow-batch.js';
 
 // SCMA: the streaming MinHash reduce and the mapping it produces.
-export { buildMapping, sampleRows, MinHashReducer, ScmaMapping } from '../stages/minhash/reduce.js';
-export { hashNetCodes } from '../stages/minhash/codes.js';
-export { writeMapping, loadMapping } from '../io/mapping-file.js';
+export { buildMapping, sampleRows, MinHashReducer, ScmaMapping } from '../scma/reduce.js';
+export { hashNetCodes } from '../scma/codes.js';
+export { writeMapping, loadMapping } from '../scma/mapping-file.js';
 
 // Training: data path stages, the training loop, the model.
 export { shuffleBatches, shuffleStream } from '../stages/shuffle.js';
 export { batchRows, batcherStream } from '../stages/batcher.js';
-export { train } from '../stages/train-sink.js';
+export { train } from './train.js';
 export { createDlrm } from '../model/dlrm.js';
 export { selectBackend, parseArch } from '../model/backend.js';
 export type * from '../model/types.js';

@@ -5,9 +5,8 @@
  * smaller batch, or dropped when asked (DLRM keeps it; fixed shapes may not).
  */
 import { Transform } from 'node:stream';
-import { NUM_CAT, NUM_DENSE, type FeatureBatch } from '../pipeline/schema.js';
-import { invalidOption } from '../pipeline/errors.js';
-import type { TrainBatch } from '../model/types.js';
+import { NUM_CAT, NUM_DENSE, type FeatureBatch, type TrainBatch } from '../core/schema.js';
+import { invalidOption } from '../core/errors.js';
 
 export interface BatcherOptions {
   batchSize: number;

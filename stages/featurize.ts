@@ -19,10 +19,11 @@
  * every machine.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { hash2 } from '../pipeline/hash.js';
-import { invalidOption } from '../pipeline/errors.js';
-import { NUM_CAT, NUM_DENSE, type FeatureBatch } from '../pipeline/schema.js';
+import { hash2 } from '../core/hash.js';
+import { NUM_CAT, NUM_DENSE, type FeatureBatch } from '../core/schema.js';
 import type { RawBatch } from './parse.js';
+import { getLog1pTable, LOG1P_TABLE_SIZE, resolveFeaturizeOptions, UNBUCKETED, type FeatureColumns, type FeaturizeOptions, type ResolvedFeaturizeOptions } from './featurize-kernel.js';
+export { catId, resolveFeaturizeOptions, UNBUCKETED, type FeatureColumns, type FeaturizeOptions, type ResolvedFeaturizeOptions } from './featurize-kernel.js';
 
 /** Where a batch's rows came from (carried along so sinks can record provenance and resume). */
 export interface RowSource {
@@ -34,76 +35,6 @@ export interface RowSource {
 }
 
 export type SourcedFeatureBatch = FeatureBatch & { source?: RowSource };
-
-export interface FeaturizeOptions {
-  /** Ids per categorical feature: one integer N >= 2 for all, or a list of 26; ids are then in [0, N). Default: unbucketed (2^32). */
-  buckets?: number | readonly number[];
-  /** Salt of the per-feature hash. Default 0. */
-  seed?: number;
-}
-
-export interface ResolvedFeaturizeOptions {
-  /** Per feature N (2^32 when unbucketed). */
-  buckets: Float64Array;
-  seed: number;
-}
-
-export const UNBUCKETED = 2 ** 32;
-
-function checkBuckets(n: unknown, name: string): number {
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 2 || n > UNBUCKETED) {
-    throw invalidOption(name, `must be an integer from 2 to ${UNBUCKETED}`, n);
-  }
-  return n;
-}
-
-/** Options that went through resolveFeaturizeOptions, so a per-batch call need not check them again. */
-const resolved = new WeakSet<object>();
-
-export function resolveFeaturizeOptions(opts: FeaturizeOptions | ResolvedFeaturizeOptions = {}): ResolvedFeaturizeOptions {
-  if (opts === null || typeof opts !== 'object') throw invalidOption('options', 'must be an object', opts);
-  if (resolved.has(opts)) return opts as ResolvedFeaturizeOptions;
-  const { buckets, seed = 0 } = opts as FeaturizeOptions;
-  if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) {
-    throw invalidOption('seed', 'must be an integer from 0 to 4294967295', seed);
-  }
-  const per = new Float64Array(NUM_CAT).fill(UNBUCKETED);
-  if (Array.isArray(buckets)) {
-    if (buckets.length !== NUM_CAT) throw invalidOption('buckets', `must be one integer or a list of ${NUM_CAT}`, buckets);
-    buckets.forEach((n, f) => (per[f] = checkBuckets(n, `buckets[${f}]`)));
-  } else if (buckets !== undefined) {
-    per.fill(checkBuckets(buckets, 'buckets'));
-  }
-  const out = { buckets: per, seed };
-  resolved.add(out);
-  return out;
-}
-
-/** The id of present value `value` (uint32) of categorical feature `feature` (0-based). */
-export function catId(value: number, feature: number, seed = 0, buckets = UNBUCKETED): number {
-  return 1 + (hash2(value, feature, seed) % (buckets - 1));
-}
-
-/**
- * log1p of the small integers that make up nearly all Criteo counts, already
- * rounded to float32: the same numbers Math.log1p gives, at a table lookup's cost.
- */
-export const LOG1P_TABLE_SIZE = 1 << 16;
-let log1pTable: Float32Array | null = null;
-export function getLog1pTable(): Float32Array {
-  if (!log1pTable) {
-    log1pTable = new Float32Array(LOG1P_TABLE_SIZE);
-    for (let x = 0; x < LOG1P_TABLE_SIZE; x++) log1pTable[x] = Math.log1p(x);
-  }
-  return log1pTable;
-}
-
-/** Columns that featurizeInto fills: at least `at + raw.rows` long each. */
-export interface FeatureColumns {
-  label: Uint8Array | null;
-  dense: Float32Array[];
-  cats: Uint32Array[];
-}
 
 /**
  * Pure: writes raw's rows featurized into `out` from row `at` on (every cell is

@@ -18,11 +18,12 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { PipelineError, invalidOption } from '../pipeline/errors.js';
-import { isInputMarker } from '../io/input.js';
+import { PipelineError, invalidOption } from '../core/errors.js';
+import { isInputMarker } from '../input/open.js';
 import { emptyParseStats, resolveParseOptions, type OnBadRow, type ParseStats, type RejectRecord } from './parse.js';
-import { resolveFeaturizeOptions, type SourcedFeatureBatch } from './featurize.js';
-import { packedViews, releaseBatch, setRelease } from './packed-batch.js';
+import { resolveFeaturizeOptions } from './featurize-kernel.js';
+import type { SourcedFeatureBatch } from './featurize.js';
+import { packedViews, releaseBatch, setRelease } from '../core/packed-batch.js';
 import type { ParseJob, ParseReply, ParseWorkerData } from './parse-worker.js';
 
 export interface ParallelParseOptions {

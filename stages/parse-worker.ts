@@ -8,10 +8,10 @@
  * before. That keeps workers independent of each other: no chunk waits on another.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { PipelineError } from '../pipeline/errors.js';
+import { PipelineError } from '../core/errors.js';
 import { TsvParser, type DirectRows, type ParseOptions, type RawBatch, type RejectRecord } from './parse.js';
-import { resolveFeaturizeOptions, type FeaturizeOptions } from './featurize.js';
-import { packedBytes, packedViews, type PackedColumns } from './packed-batch.js';
+import { resolveFeaturizeOptions, type FeaturizeOptions } from './featurize-kernel.js';
+import { packedBytes, packedViews, type PackedColumns } from '../core/packed-batch.js';
 
 export interface ParseWorkerData {
   parse: Pick<ParseOptions, 'labeled' | 'onBadRow' | 'maxLineBytes' | 'batchRows'>;

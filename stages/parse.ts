@@ -21,11 +21,11 @@
  *   mask since the empty value is distinct from "00000000".
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { PipelineError, invalidOption } from '../pipeline/errors.js';
-import { CAT_NAMES, DENSE_NAMES, NUM_CAT, NUM_DENSE } from '../pipeline/schema.js';
-import { isInputMarker } from '../io/input.js';
-import { hash2 } from '../pipeline/hash.js';
-import { getLog1pTable, LOG1P_TABLE_SIZE, resolveFeaturizeOptions, UNBUCKETED, type FeatureColumns, type FeaturizeOptions, type ResolvedFeaturizeOptions } from './featurize.js';
+import { PipelineError, invalidOption } from '../core/errors.js';
+import { CAT_NAMES, DENSE_NAMES, NUM_CAT, NUM_DENSE } from '../core/schema.js';
+import { isInputMarker } from '../input/open.js';
+import { hash2 } from '../core/hash.js';
+import { getLog1pTable, LOG1P_TABLE_SIZE, resolveFeaturizeOptions, UNBUCKETED, type FeatureColumns, type FeaturizeOptions, type ResolvedFeaturizeOptions } from './featurize-kernel.js';
 
 /** Columnar rows as parsed, before featurize. Arrays are exactly `rows` long. */
 export interface RawBatch {

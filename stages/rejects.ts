@@ -9,7 +9,7 @@
  * A line kept only in part (line-too-long) ends with `\...[truncated]`.
  */
 import fs from 'node:fs';
-import { invalidOption } from '../pipeline/errors.js';
+import { invalidOption } from '../core/errors.js';
 import type { RejectRecord } from './parse.js';
 
 export const REJECTS_HEADER = 'file\tline\treason\tfield\toriginal';

@@ -15,11 +15,11 @@
 import { Writable } from 'node:stream';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { emptyFeatureBatch, NUM_CAT, NUM_DENSE, type FeatureBatch } from '../pipeline/schema.js';
-import { PipelineError, invalidOption } from '../pipeline/errors.js';
+import { emptyFeatureBatch, NUM_CAT, NUM_DENSE, type FeatureBatch } from '../core/schema.js';
+import { PipelineError, invalidOption } from '../core/errors.js';
 import { shardFileName, syncDir, writeManifest, type Manifest, type ShardEntry, type ShardSource } from '../io/manifest.js';
 import { ShardEncoderPool } from '../io/shard-pool.js';
-import { releaseBatch } from './packed-batch.js';
+import { releaseBatch } from '../core/packed-batch.js';
 
 /**
  * Provenance of a batch's rows as featurize attaches it (stages/featurize.ts): one

@@ -7,8 +7,8 @@
  * state (buffer + generator) can be exported and imported for a resume.
  */
 import { Transform } from 'node:stream';
-import { NUM_CAT, NUM_DENSE, emptyFeatureBatch, type FeatureBatch } from '../pipeline/schema.js';
-import { invalidOption } from '../pipeline/errors.js';
+import { NUM_CAT, NUM_DENSE, emptyFeatureBatch, type FeatureBatch } from '../core/schema.js';
+import { invalidOption } from '../core/errors.js';
 
 /** mulberry32 with its state exposed, so checkpoints can carry it. */
 export class SeededRandom {

@@ -10,8 +10,8 @@
  * - fractions: the last round(f N) rows are the test set, the round(v N) rows just
  *   before them the validation set.
  */
-import { invalidOption, PipelineError } from '../pipeline/errors.js';
-import { emptyFeatureBatch, NUM_CAT, NUM_DENSE, type FeatureBatch } from '../pipeline/schema.js';
+import { invalidOption, PipelineError } from '../core/errors.js';
+import { emptyFeatureBatch, NUM_CAT, NUM_DENSE, type FeatureBatch } from '../core/schema.js';
 
 export interface RowRange {
   start: number;

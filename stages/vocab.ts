@@ -5,9 +5,15 @@
  * share one out-of-vocabulary row (row 0). With bucketed ids (preprocess --buckets
  * N) the ids already are rows: the identity vocabulary of size N.
  */
-import { NUM_CAT, type FeatureBatch } from '../pipeline/schema.js';
-import { invalidOption } from '../pipeline/errors.js';
-import type { Vocabulary } from '../model/types.js';
+import { NUM_CAT, type FeatureBatch } from '../core/schema.js';
+import { invalidOption } from '../core/errors.js';
+
+/** Per-feature vocabulary for full embedding tables: id -> row in 0..size(f)-1. */
+export interface Vocabulary {
+  /** Rows of feature f's table, including the row for values not in the vocabulary. */
+  size(feature: number): number;
+  index(feature: number, value: number): number;
+}
 
 export const OOV_ROW = 0;
 

@@ -11,12 +11,12 @@
  * gives the stream's global index instead.
  */
 import path from 'node:path';
-import { parseCommandArgs, type OptionSpec } from '../../pipeline/cli-options.js';
-import { invalidOption, PipelineError } from '../../pipeline/errors.js';
-import type { FeatureBatch } from '../../pipeline/schema.js';
+import { parseCommandArgs, type OptionSpec } from '../options.js';
+import { invalidOption, PipelineError } from '../../core/errors.js';
+import type { FeatureBatch } from '../../core/schema.js';
 import { readFeatureBatches, readManifest } from '../../io/read-shards.js';
-import { loadPartial, writeMapping, writePartial } from '../../io/mapping-file.js';
-import { DEFAULT_DIM, DEFAULT_NUM_HASH, DEFAULT_SAMPLE, DEFAULT_SEED, MinHashReducer } from '../../stages/minhash/reduce.js';
+import { loadPartial, writeMapping, writePartial } from '../../scma/mapping-file.js';
+import { DEFAULT_DIM, DEFAULT_NUM_HASH, DEFAULT_SAMPLE, DEFAULT_SEED, MinHashReducer } from '../../scma/reduce.js';
 
 export const summary = 'streaming MinHash over shards or stdin -> the SCMA mapping file (or a partial to merge)';
 

@@ -8,11 +8,11 @@ import path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import { pipeline, Readable, type Writable } from 'node:stream';
 import { once } from 'node:events';
-import { parseCommandArgs, type OptionSpec } from '../../pipeline/cli-options.js';
-import { invalidOption, PipelineError } from '../../pipeline/errors.js';
-import type { FeatureBatch } from '../../pipeline/schema.js';
+import { parseCommandArgs, type OptionSpec } from '../options.js';
+import { invalidOption, PipelineError } from '../../core/errors.js';
+import type { FeatureBatch } from '../../core/schema.js';
 import type { Dlrm, EmbeddingSpec } from '../../model/types.js';
-import { loadModel } from '../../io/checkpoint.js';
+import { loadModel } from '../../model/checkpoint.js';
 import { batchRows } from '../../stages/batcher.js';
 import { decodeVocabulary, IdentityVocabulary } from '../../stages/vocab.js';
 
@@ -47,10 +47,10 @@ export async function loadSavedDlrm(dir: string, opts: { backend?: string; log?:
       spec = { kind: 'full', vocab: decodeVocabulary(words) };
     } else throw new PipelineError('ERR_MODEL', 'full embedding without a vocabulary', { file: modelDir });
   } else if (e.kind === 'hashnet') {
-    const { hashNetCodes } = await import('../../stages/minhash/codes.js');
+    const { hashNetCodes } = await import('../../scma/codes.js');
     spec = { kind: 'hashnet', memoryFloats: e.memoryFloats!, codes: hashNetCodes(e.dim, e.hashSeed ?? 0) };
   } else {
-    const { loadMapping } = await import('../../io/mapping-file.js');
+    const { loadMapping } = await import('../../scma/mapping-file.js');
     const file = path.resolve(modelDir, e.mapping!.file);
     spec = { kind: 'scma', memoryFloats: e.memoryFloats!, codes: await loadMapping(file, { dim: e.dim }) };
   }
@@ -85,7 +85,7 @@ async function sniffStdin(stdin: Readable): Promise<{ arrow: boolean; stream: Re
 }
 
 async function* tsvBatches(input: string, labeled: boolean, featurizeOpts: { buckets: number | number[] | null; seed: number } | null, stdin?: Readable): AsyncGenerator<FeatureBatch> {
-  const { openInput } = await import('../../io/input.js');
+  const { openInput } = await import('../../input/open.js');
   const { parseTsv } = await import('../../stages/parse.js');
   const { featurize } = await import('../../stages/featurize.js');
   const src = openInput(input, stdin ? { stdin } : {});
@@ -114,7 +114,7 @@ export async function predictToStream(opts: { model: string; input: string; labe
       const { arrow, stream } = await sniffStdin(opts.stdin ?? process.stdin);
       if (arrow) {
         // Checked for its end marker: a producer that died mid-stream must not yield fewer rows silently.
-        const { readCheckedArrowStream } = await import('../../stages/train-sink.js');
+        const { readCheckedArrowStream } = await import('../../pipeline/train.js');
         source = readCheckedArrowStream(stream);
       } else source = tsvBatches('-', labeled, featurize, stream);
     } else if (await isShardInput(opts.input)) {

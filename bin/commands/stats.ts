@@ -11,13 +11,13 @@
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { statSync } from 'node:fs';
-import { parseCommandArgs, type OptionSpec } from '../../pipeline/cli-options.js';
-import { invalidOption } from '../../pipeline/errors.js';
-import { fmix32 } from '../../pipeline/hash.js';
-import { CAT_NAMES, DENSE_NAMES, NUM_CAT, NUM_DENSE, type FeatureBatch } from '../../pipeline/schema.js';
+import { parseCommandArgs, type OptionSpec } from '../options.js';
+import { invalidOption } from '../../core/errors.js';
+import { fmix32 } from '../../core/hash.js';
+import { CAT_NAMES, DENSE_NAMES, NUM_CAT, NUM_DENSE, type FeatureBatch } from '../../core/schema.js';
 import { readFeatureBatches } from '../../io/read-shards.js';
 import { formatOfFile } from '../../io/shard-format.js';
-import { openInput } from '../../io/input.js';
+import { openInput } from '../../input/open.js';
 import { parseTsv, type OnBadRow } from '../../stages/parse.js';
 import { featurize } from '../../stages/featurize.js';
 

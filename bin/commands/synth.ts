@@ -2,8 +2,8 @@
  * `pipeline synth`: synthetic Criteo-like TSV (see input/synth.ts), optionally with
  * each row's true click probability in a side file.
  */
-import { parseCommandArgs, type OptionSpec } from '../../pipeline/cli-options.js';
-import { invalidOption } from '../../pipeline/errors.js';
+import { parseCommandArgs, type OptionSpec } from '../options.js';
+import { invalidOption } from '../../core/errors.js';
 import { writeSynth } from '../../input/synth.js';
 
 export const summary = 'write synthetic Criteo-like TSV rows (deterministic by seed)';

@@ -2,10 +2,10 @@
  * `pipeline train`: the DLRM training sink, with facebookresearch/dlrm's flag names
  * where they exist. Progress on stderr, the final summary as one JSON line on stdout.
  */
-import { parseCommandArgs, type OptionSpec } from '../../pipeline/cli-options.js';
-import { invalidOption } from '../../pipeline/errors.js';
+import { parseCommandArgs, type OptionSpec } from '../options.js';
+import { invalidOption } from '../../core/errors.js';
 import { parseSplit } from '../../stages/split.js';
-import { train, type EmbeddingKind } from '../../stages/train-sink.js';
+import { train, type EmbeddingKind } from '../../pipeline/train.js';
 
 export const summary = 'train a DLRM (SCMA, HashNet or full embeddings) on shards or an Arrow stream';
 

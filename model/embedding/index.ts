@@ -1,5 +1,5 @@
 /** Picks the embedding implementation for a backend (see layer.ts for the interface). */
-import { invalidOption } from '../../pipeline/errors.js';
+import { invalidOption } from '../../core/errors.js';
 import { CompositeEmbedding } from './composite.js';
 import { CpuSparseEmbedding } from './cpu-sparse.js';
 import { WebGpuEmbedding } from './webgpu.js';

@@ -11,7 +11,7 @@
  *    gradient per value and steps the touched locations in WGSL kernels.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { PipelineError } from '../../pipeline/errors.js';
+import { PipelineError } from '../../core/errors.js';
 import type { EmbeddingSpec } from '../types.js';
 
 export const NUM_FEATURES = 26;

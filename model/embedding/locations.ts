@@ -2,7 +2,7 @@
  * Where each embedding element of a batch lives, computed on the CPU into reused
  * typed arrays (no allocation per batch once they have grown to the batch size).
  */
-import { PipelineError } from '../../pipeline/errors.js';
+import { PipelineError } from '../../core/errors.js';
 import type { EmbeddingSpec, Vocabulary } from '../types.js';
 import { NUM_FEATURES } from './layer.js';
 

@@ -6,7 +6,7 @@
  * generation stamps is reused across batches: no allocation and no clearing per
  * batch once the arrays have grown to the batch size.
  */
-import { fmix32 } from '../../pipeline/hash.js';
+import { fmix32 } from '../../core/hash.js';
 import { NUM_FEATURES } from './layer.js';
 
 export class BatchDedupe {

@@ -15,10 +15,10 @@
  * and buffers tfjs recycles after we used them are rewritten only later.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { PipelineError } from '../../pipeline/errors.js';
-import { fmix32, hash2 } from '../../pipeline/hash.js';
-import { HashNetCodes } from '../../stages/minhash/codes.js';
-import { ScmaMapping } from '../../stages/minhash/mapping.js';
+import { PipelineError } from '../../core/errors.js';
+import { fmix32, hash2 } from '../../core/hash.js';
+import { HashNetCodes } from '../../scma/codes.js';
+import { ScmaMapping } from '../../scma/mapping.js';
 import type { EmbeddingSpec } from '../types.js';
 import { ADAGRAD_EPS, NUM_FEATURES, fromEmbeddingState, toEmbeddingState, type EmbeddingLayer, type EmbeddingOptions, type EmbeddingState } from './layer.js';
 import { Locator } from './locations.js';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { TERABYTE_1K } from '../helpers/paths.js';
 import { runPipeline, summaryOf } from '../helpers/cli.js';
-import { mulberry32 } from '../../pipeline/hash.js';
+import { mulberry32 } from '../../core/hash.js';
 
 const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'train-resume-'));
 t.teardown(() => fsp.rm(tmp, { recursive: true, force: true }));

@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runPipeline, summaryOf } from '../helpers/cli.js';
-import { exactAuc } from '../../pipeline/metrics.js';
+import { exactAuc } from '../../core/metrics.js';
 
 /**
  * Fraction of (oracle - 0.5) the trained model must reach. Measured with this exact

@@ -1,5 +1,5 @@
 /** Small FeatureBatches whose rows are identifiable (dense[0] = global row index) for train-stage tests. */
-import { emptyFeatureBatch, NUM_CAT, NUM_DENSE, type FeatureBatch } from '../../pipeline/schema.js';
+import { emptyFeatureBatch, NUM_CAT, NUM_DENSE, type FeatureBatch } from '../../core/schema.js';
 
 export function numberedBatches(total: number, chunk: number, labeled = true): FeatureBatch[] {
   const out: FeatureBatch[] = [];

@@ -14,8 +14,8 @@ import {
   writeSynth,
   type SynthBatch,
 } from '../../input/synth.js';
-import { PipelineError } from '../../pipeline/errors.js';
-import { NUM_CAT, NUM_DENSE } from '../../pipeline/schema.js';
+import { PipelineError } from '../../core/errors.js';
+import { NUM_CAT, NUM_DENSE } from '../../core/schema.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 
 function allBytes(opts: Parameters<typeof synthBatches>[0]): Buffer {

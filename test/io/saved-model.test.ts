@@ -9,9 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { saveModel, loadModel } from '../../io/checkpoint.js';
+import { saveModel, loadModel } from '../../model/checkpoint.js';
 import type { ModelState } from '../../model/types.js';
-import { mulberry32 } from '../../pipeline/hash.js';
+import { mulberry32 } from '../../core/hash.js';
 
 function randomState(): ModelState {
   const rnd = mulberry32(7);

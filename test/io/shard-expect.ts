@@ -4,8 +4,8 @@
  * must hold, and a reader that concatenates FeatureBatches into plain columns.
  */
 import fs from 'node:fs';
-import { hash2 } from '../../pipeline/hash.js';
-import { NUM_CAT, NUM_DENSE, type FeatureBatch } from '../../pipeline/schema.js';
+import { hash2 } from '../../core/hash.js';
+import { NUM_CAT, NUM_DENSE, type FeatureBatch } from '../../core/schema.js';
 
 export interface Columns {
   rows: number;

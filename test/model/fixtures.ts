@@ -1,6 +1,6 @@
 /** Tiny batches, vocabularies and location codes for the model tests. */
 import type { DlrmConfig, EmbeddingSpec, LocationCodes, TrainBatch, Vocabulary } from '../../model/types.js';
-import { mulberry32 } from '../../pipeline/hash.js';
+import { mulberry32 } from '../../core/hash.js';
 
 export const F = 26;
 

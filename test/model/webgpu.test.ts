@@ -3,12 +3,12 @@ import { selectBackend } from '../../model/backend.js';
 import { createEmbedding, defaultEmbeddingImpl } from '../../model/embedding/index.js';
 import { BatchDedupe } from '../../model/embedding/webgpu-dedupe.js';
 import { locateMode } from '../../model/embedding/webgpu.js';
-import { runWebGpuCheck } from '../../model/embedding/webgpu-check.js';
-import { mulberry32 } from '../../pipeline/hash.js';
-import { emptyFeatureBatch } from '../../pipeline/schema.js';
-import { hashNetCodes } from '../../stages/minhash/codes.js';
-import { buildMapping } from '../../stages/minhash/reduce.js';
-import { ScmaMapping } from '../../stages/minhash/mapping.js';
+import { runWebGpuCheck } from '../../bench/webgpu-check-harness.js';
+import { mulberry32 } from '../../core/hash.js';
+import { emptyFeatureBatch } from '../../core/schema.js';
+import { hashNetCodes } from '../../scma/codes.js';
+import { buildMapping } from '../../scma/reduce.js';
+import { ScmaMapping } from '../../scma/mapping.js';
 import { F, specFor } from './fixtures.js';
 
 function skewedCats(rows: number, values: number, seed: number): Uint32Array {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Batcher, batchRows, batcherStream } from '../../stages/batcher.js';
 import { numberedBatches } from '../helpers/train-data.js';
-import { NUM_CAT, NUM_DENSE } from '../../pipeline/schema.js';
+import { NUM_CAT, NUM_DENSE } from '../../core/schema.js';
 import type { TrainBatch } from '../../model/types.js';
 import { Readable } from 'node:stream';
 

@@ -4,8 +4,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TsvParser, parseTsv, type RawBatch } from '../../stages/parse.js';
 import { featurize, featurizeBatch, featurizeInto, catId, resolveFeaturizeOptions, UNBUCKETED, type FeaturizeOptions, type SourcedFeatureBatch } from '../../stages/featurize.js';
-import { hash2 } from '../../pipeline/hash.js';
-import { openInput } from '../../io/input.js';
+import { hash2 } from '../../core/hash.js';
+import { openInput } from '../../input/open.js';
 import { KAGGLE_10K, TERABYTE_1K } from '../helpers/paths.js';
 
 function parseFile(file: string, batchRows = 8192): RawBatch[] {

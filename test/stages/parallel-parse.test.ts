@@ -9,9 +9,9 @@ import { pipeline } from 'node:stream/promises';
 import { parseTsv, type ParseStats, type RejectRecord } from '../../stages/parse.js';
 import { featurize, type SourcedFeatureBatch } from '../../stages/featurize.js';
 import { parseFeaturizeParallel, type ParallelParseOptions } from '../../stages/parallel-parse.js';
-import { openInput, type InputMarker } from '../../io/input.js';
-import { PipelineError } from '../../pipeline/errors.js';
-import { mulberry32 } from '../../pipeline/hash.js';
+import { openInput, type InputMarker } from '../../input/open.js';
+import { PipelineError } from '../../core/errors.js';
+import { mulberry32 } from '../../core/hash.js';
 import { preprocess } from '../../bin/commands/preprocess.js';
 import { KAGGLE_10K, QUIRKS_TRIMMED, TERABYTE_1K } from '../helpers/paths.js';
 

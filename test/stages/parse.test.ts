@@ -6,12 +6,12 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TsvParser, parseTsv, REJECT_REASONS, type ParseOptions, type RawBatch, type RejectRecord } from '../../stages/parse.js';
 import { createRejectsWriter, REJECTS_HEADER } from '../../stages/rejects.js';
-import { openInput } from '../../io/input.js';
-import { PipelineError } from '../../pipeline/errors.js';
+import { openInput } from '../../input/open.js';
+import { PipelineError } from '../../core/errors.js';
 import { KAGGLE_10K, KAGGLE_TEST_100, QUIRKS_TRIMMED, TERABYTE_1K } from '../helpers/paths.js';
-import { mulberry32 } from '../../pipeline/hash.js';
+import { mulberry32 } from '../../core/hash.js';
 import { featurizeInto, type FeaturizeOptions } from '../../stages/featurize.js';
-import { packedViews, packedBytes } from '../../stages/packed-batch.js';
+import { packedViews, packedBytes } from '../../core/packed-batch.js';
 import type { DirectRows } from '../../stages/parse.js';
 
 /** One parsed row, as plain values, for comparisons. */

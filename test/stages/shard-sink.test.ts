@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ShardCutter, shardSink } from '../../stages/shard-sink.js';
-import { emptyFeatureBatch, type FeatureBatch } from '../../pipeline/schema.js';
+import { emptyFeatureBatch, type FeatureBatch } from '../../core/schema.js';
 import { emptyManifest, readManifest, MANIFEST_VERSION, type ManifestConfig } from '../../io/manifest.js';
 import { openShardOutput } from '../../io/shard-output.js';
 import { tempNameFor } from '../../io/atomic-file.js';

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { ShuffleBuffer, shuffleBatches, shuffleStream, SeededRandom } from '../../stages/shuffle.js';
 import { numberedBatches, rowIds } from '../helpers/train-data.js';
-import { NUM_CAT, NUM_DENSE, type FeatureBatch } from '../../pipeline/schema.js';
+import { NUM_CAT, NUM_DENSE, type FeatureBatch } from '../../core/schema.js';
 import { Readable } from 'node:stream';
 
 async function collect(it: AsyncIterable<FeatureBatch>): Promise<FeatureBatch[]> {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { parseSplit, planSplit, requireTotal, selectRows, TailHoldback } from '../../stages/split.js';
 import { numberedBatches, rowIds } from '../helpers/train-data.js';
-import type { FeatureBatch } from '../../pipeline/schema.js';
+import type { FeatureBatch } from '../../core/schema.js';
 
 t.test('option validation', async (t) => {
   t.throws(() => parseSplit({ split: 'days' }), /Invalid option split: must be "dlrm", got "days"/);

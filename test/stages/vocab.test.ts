@@ -1,6 +1,6 @@
 import t from 'tap';
 import { ValueCounter, IdentityVocabulary, encodeVocabulary, decodeVocabulary, OOV_ROW, countValues } from '../../stages/vocab.js';
-import { emptyFeatureBatch } from '../../pipeline/schema.js';
+import { emptyFeatureBatch } from '../../core/schema.js';
 
 function batch(values: number[][]) {
   // values[f] = column f (the rest of the 26 columns: 0)

@@ -5,8 +5,8 @@ import path from 'node:path';
 import os from 'node:os';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { KAGGLE_10K, PIPELINE_BIN } from '../../helpers/paths.js';
-import { loadMapping } from '../../../io/mapping-file.js';
-import { DENSE_NAMES } from '../../../pipeline/schema.js';
+import { loadMapping } from '../../../scma/mapping-file.js';
+import { DENSE_NAMES } from '../../../core/schema.js';
 
 const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'minhash-cli-'));
 t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));

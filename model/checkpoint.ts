@@ -14,8 +14,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { PipelineError } from '../pipeline/errors.js';
-import type { ModelState } from '../model/types.js';
+import { PipelineError } from '../core/errors.js';
+import type { ModelState } from './types.js';
 
 type Numeric = Float32Array | Uint32Array | Int32Array | Uint8Array | Float64Array;
 const DTYPES = { float32: Float32Array, uint32: Uint32Array, int32: Int32Array, uint8: Uint8Array, float64: Float64Array } as const;
@@ -31,8 +31,8 @@ function dtypeOf(a: Numeric): DType {
 
 const MAGIC = Buffer.from('DLRMCKP1');
 
-export { writeFileAtomic } from './atomic-file.js';
-import { writeFileAtomic } from './atomic-file.js';
+export { writeFileAtomic } from '../io/atomic-file.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
 
 function bytesOf(a: Numeric): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);

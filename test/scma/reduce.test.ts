@@ -1,7 +1,7 @@
 import t from 'tap';
-import { buildMapping, MinHashReducer, ScmaMapping } from '../../../stages/minhash/reduce.js';
-import { hashNetCodes } from '../../../stages/minhash/codes.js';
-import { emptyFeatureBatch, NUM_CAT, type FeatureBatch } from '../../../pipeline/schema.js';
+import { buildMapping, MinHashReducer, ScmaMapping } from '../../scma/reduce.js';
+import { hashNetCodes } from '../../scma/codes.js';
+import { emptyFeatureBatch, NUM_CAT, type FeatureBatch } from '../../core/schema.js';
 import { crossCollisions, randomBatches, rebatch, tolerance, uniqueRows } from './helpers.js';
 
 const A = 7;

@@ -3,9 +3,9 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
-import { loadMapping, loadPartial, writeMapping, writePartial } from '../../io/mapping-file.js';
-import { buildMapping, MinHashReducer } from '../../stages/minhash/reduce.js';
-import { randomBatches, rebatch } from '../stages/minhash/helpers.js';
+import { loadMapping, loadPartial, writeMapping, writePartial } from '../../scma/mapping-file.js';
+import { buildMapping, MinHashReducer } from '../../scma/reduce.js';
+import { randomBatches, rebatch } from './helpers.js';
 
 const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'mapping-file-'));
 t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { PassThrough, Readable } from 'node:stream';
-import { openInput, assertInputsReadable, isInputMarker, STDIN_NAME, type InputMarker } from '../../io/input.js';
+import { openInput, assertInputsReadable, isInputMarker, STDIN_NAME, type InputMarker } from '../../input/open.js';
 import { KAGGLE_10K } from '../helpers/paths.js';
 
 async function collect(r: Readable): Promise<(Buffer | InputMarker)[]> {

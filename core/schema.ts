@@ -27,3 +27,14 @@ export function emptyFeatureBatch(rows: number, labeled = true): FeatureBatch {
     cats: Array.from({ length: NUM_CAT }, () => new Uint32Array(rows)),
   };
 }
+
+/** Row-major arrays for one mini-batch. */
+export interface TrainBatch {
+  rows: number;
+  /** rows x 13, already log-transformed. */
+  dense: Float32Array;
+  /** rows x 26 per-feature hashed ids (0 = empty), as written by preprocess. */
+  cats: Uint32Array;
+  /** rows, 0/1 as float; absent for prediction. */
+  label?: Float32Array;
+}

@@ -24,9 +24,9 @@
  *
  * Memory grows with P and with the distinct values in the sample, never with the input.
  */
-import { NUM_CAT, type FeatureBatch } from '../../pipeline/schema.js';
-import { PipelineError, invalidOption } from '../../pipeline/errors.js';
-import { fmix32 } from '../../pipeline/hash.js';
+import { NUM_CAT, type FeatureBatch } from '../core/schema.js';
+import { PipelineError, invalidOption } from '../core/errors.js';
+import { fmix32 } from '../core/hash.js';
 import { checkDim, checkSeed, codeSalts, combineMinima, HASH_FAMILY, minhashSalts, rowBase, sampleKey } from './codes.js';
 import { ScmaMapping, MAPPING_VERSION } from './mapping.js';
 

@@ -1,6 +1,6 @@
 /** Small FeatureBatch builders for the MinHash tests. */
-import { emptyFeatureBatch, NUM_CAT, type FeatureBatch } from '../../../pipeline/schema.js';
-import { mulberry32 } from '../../../pipeline/hash.js';
+import { emptyFeatureBatch, NUM_CAT, type FeatureBatch } from '../../core/schema.js';
+import { mulberry32 } from '../../core/hash.js';
 
 /** Rows whose every categorical value is unique to the row (ids >= 1e9 + row), except where `set` says. */
 export function uniqueRows(rows: number): FeatureBatch {

@@ -15,17 +15,17 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { hash2 } from '../pipeline/hash.js';
-import { PipelineError, invalidOption } from '../pipeline/errors.js';
-import { NUM_CAT, type FeatureBatch } from '../pipeline/schema.js';
-import { evaluate, type EvalMetrics } from '../pipeline/metrics.js';
+import { hash2 } from '../core/hash.js';
+import { PipelineError, invalidOption } from '../core/errors.js';
+import { NUM_CAT, type FeatureBatch } from '../core/schema.js';
+import { evaluate, type EvalMetrics } from '../core/metrics.js';
 import type { Dlrm, DlrmConfig, EmbeddingSpec, LocationCodes, TrainBatch, Vocabulary } from '../model/types.js';
 import { readArrowStream, readFeatureBatches, readManifest, type Manifest } from '../io/read-shards.js';
-import { shuffleBatches } from './shuffle.js';
-import { batchRows } from './batcher.js';
-import { planSplit, requireTotal, selectRows, TailHoldback, type SplitPlan, type SplitSpec, type RowRange } from './split.js';
-import { countValues, encodeVocabulary, FeatureVocabulary, IdentityVocabulary } from './vocab.js';
-import { cleanTempFiles, loadCheckpoint, saveCheckpoint, saveModel, CHECKPOINT_FILE, type SavedEmbeddingSpec, type TrainCheckpoint } from '../io/checkpoint.js';
+import { shuffleBatches } from '../stages/shuffle.js';
+import { batchRows } from '../stages/batcher.js';
+import { planSplit, requireTotal, selectRows, TailHoldback, type SplitPlan, type SplitSpec, type RowRange } from '../stages/split.js';
+import { countValues, encodeVocabulary, FeatureVocabulary, IdentityVocabulary } from '../stages/vocab.js';
+import { cleanTempFiles, loadCheckpoint, saveCheckpoint, saveModel, CHECKPOINT_FILE, type SavedEmbeddingSpec, type TrainCheckpoint } from '../model/checkpoint.js';
 
 export type EmbeddingKind = 'full' | 'hashnet' | 'scma';
 
@@ -320,18 +320,18 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     memory = memoryFloats ?? Math.max(1, Math.round(compressionRate! * distinct!.reduce((a, b) => a + b, 0) * embeddingDim));
     let codes: LocationCodes;
     if (kind === 'hashnet') {
-      const { hashNetCodes } = await import('./minhash/codes.js');
+      const { hashNetCodes } = await import('../scma/codes.js');
       codes = hashNetCodes(embeddingDim, seed);
       saved = { kind, dim: embeddingDim, memoryFloats: memory, hashSeed: seed };
     } else if (mappingFile !== undefined) {
-      const { loadMapping } = await import('../io/mapping-file.js');
+      const { loadMapping } = await import('../scma/mapping-file.js');
       const m = await loadMapping(mappingFile, { dim: embeddingDim });
       if (m.dim !== embeddingDim) throw new PipelineError('ERR_MAPPING_DIM', `mapping has d=${m.dim} but the model's --arch-sparse-feature-size is ${embeddingDim}`, { file: mappingFile });
       codes = m;
       saved = { kind, dim: embeddingDim, memoryFloats: memory, mapping: { file: path.resolve(mappingFile), meta: m.meta } };
     } else {
       if (src.stdin) throw new PipelineError('ERR_NEEDS_PASS', '--embedding scma on a stdin stream needs --mapping FILE (bin/pipeline minhash builds one): building it is a pass before training', { file: input });
-      const { buildMapping } = await import('./minhash/reduce.js');
+      const { buildMapping } = await import('../scma/reduce.js');
       const t0 = Date.now();
       log(`train: no --mapping given: building the SCMA MinHash mapping from the ${plan!.train.end} training rows (d=${embeddingDim}, seed ${seed})`);
       const m = await buildMapping(trainRows(), { dim: embeddingDim, seed, totalRows: plan!.train.end, ...(mappingSample ? { sample: mappingSample } : {}) });
@@ -340,7 +340,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
       saved = { kind, dim: embeddingDim, memoryFloats: memory, mapping: { file: 'mapping.arrow', meta: m.meta } };
       if (outDir) {
         // Kept beside the model so predict (and a resume) use exactly these codes.
-        const { writeMapping } = await import('../io/mapping-file.js');
+        const { writeMapping } = await import('../scma/mapping-file.js');
         await fsp.mkdir(path.join(outDir, 'model'), { recursive: true });
         await writeMapping(path.join(outDir, 'model', 'mapping.arrow'), m);
       }

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { exactAuc, logLoss, accuracy, evaluate } from '../../pipeline/metrics.js';
-import { mulberry32 } from '../../pipeline/hash.js';
+import { exactAuc, logLoss, accuracy, evaluate } from '../../core/metrics.js';
+import { mulberry32 } from '../../core/hash.js';
 
 function bruteAuc(labels: number[], scores: number[]): number {
   let num = 0;

@@ -9,7 +9,7 @@
  *     cats   uint32  x C x 26
  *     label  uint8   x C        (labeled only)
  */
-import { NUM_CAT, NUM_DENSE } from '../pipeline/schema.js';
+import { NUM_CAT, NUM_DENSE } from './schema.js';
 
 export interface PackedColumns {
   lines: Float64Array;

@@ -8,15 +8,15 @@
  * where an adapter exists).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { createDlrm } from '../dlrm.js';
-import type { DlrmConfig, EmbeddingSpec, LocationCodes, TrainBatch } from '../types.js';
-import { mulberry32 } from '../../pipeline/hash.js';
-import { emptyFeatureBatch, type FeatureBatch } from '../../pipeline/schema.js';
-import { hashNetCodes } from '../../stages/minhash/codes.js';
-import { buildMapping } from '../../stages/minhash/reduce.js';
-import type { ScmaMapping } from '../../stages/minhash/mapping.js';
-import { NUM_FEATURES } from './layer.js';
-import type { WebGpuEmbedding } from './webgpu.js';
+import { createDlrm } from '../model/dlrm.js';
+import type { DlrmConfig, EmbeddingSpec, LocationCodes, TrainBatch } from '../model/types.js';
+import { mulberry32 } from '../core/hash.js';
+import { emptyFeatureBatch, type FeatureBatch } from '../core/schema.js';
+import { hashNetCodes } from '../scma/codes.js';
+import { buildMapping } from '../scma/reduce.js';
+import type { ScmaMapping } from '../scma/mapping.js';
+import { NUM_FEATURES } from '../model/embedding/layer.js';
+import type { WebGpuEmbedding } from '../model/embedding/webgpu.js';
 
 export interface CheckRow {
   kind: string;

@@ -3,9 +3,20 @@
  * (plain hash of (feature, value, j)) and SCMA (MinHash codes for sampled values, the
  * same plain hash for the rest), so both families are defined in one place.
  */
-import type { LocationCodes } from '../../model/types.js';
-import { fmix32, hash2 } from '../../pipeline/hash.js';
-import { invalidOption } from '../../pipeline/errors.js';
+import { fmix32, hash2 } from '../core/hash.js';
+import { invalidOption } from '../core/errors.js';
+
+/**
+ * Where element j of the embedding of (feature, value) lives: a uint32 code, taken
+ * mod M by the embedding layer, so one code table serves every memory size.
+ * HashNet computes codes with a plain hash; SCMA looks them up in the MinHash
+ * mapping and falls back to the plain hash for values its sample never saw.
+ */
+export interface LocationCodes {
+  readonly dim: number;
+  /** Writes `dim` codes for (feature, value) into out[offset .. offset+dim). No allocation. */
+  codesInto(feature: number, value: number, out: Uint32Array, offset: number): void;
+}
 
 /** Version of the hash definitions below; stored in mapping files. */
 export const HASH_FAMILY = 'murmur3-fmix32-salted-v1';

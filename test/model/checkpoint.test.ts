@@ -2,7 +2,7 @@ import t from 'tap';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { saveCheckpoint, loadCheckpoint, writeBundle, readBundle, saveModel, loadModel, cleanTempFiles, type TrainCheckpoint } from '../../io/checkpoint.js';
+import { saveCheckpoint, loadCheckpoint, writeBundle, readBundle, saveModel, loadModel, cleanTempFiles, type TrainCheckpoint } from '../../model/checkpoint.js';
 
 const tmp = () => fsp.mkdtemp(path.join(os.tmpdir(), 'ckpt-test-'));
 

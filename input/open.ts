@@ -7,8 +7,8 @@
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { Readable, pipeline } from 'node:stream';
-import { PipelineError, invalidOption } from '../pipeline/errors.js';
-import { setRelease } from '../stages/packed-batch.js';
+import { PipelineError, invalidOption } from '../core/errors.js';
+import { setRelease } from '../core/packed-batch.js';
 
 /**
  * Emitted before each input's bytes (markers: true), so that parseTsv can name

@@ -4,8 +4,8 @@
  * Lookups go through an open-addressing table over typed arrays: no allocation and
  * no JS objects per value, so millions of values cost a few bytes each beyond codes.
  */
-import type { LocationCodes } from '../../model/types.js';
-import { fmix32 } from '../../pipeline/hash.js';
+import type { LocationCodes } from './codes.js';
+import { fmix32 } from '../core/hash.js';
 import { HashNetCodes } from './codes.js';
 
 export const MAPPING_VERSION = 1;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { prefetch, train } from '../../stages/train-sink.js';
+import { prefetch, train } from '../../pipeline/train.js';
 import { parseSplit } from '../../stages/split.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -70,7 +70,7 @@ t.test('options are validated before any input is read', async (t) => {
 t.test('an Arrow IPC stream that stops before its end marker is an error, never a shorter input', async (t) => {
   const { Readable } = await import('node:stream');
   const { arrowStreamEncoder } = await import('../../io/arrow-stream.js');
-  const { readCheckedArrowStream } = await import('../../stages/train-sink.js');
+  const { readCheckedArrowStream } = await import('../../pipeline/train.js');
   const { numberedBatches, rowIds } = await import('../helpers/train-data.js');
   // Three record batches, as preprocess --to - writes them.
   const chunks: Buffer[] = [];

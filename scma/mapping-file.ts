@@ -29,10 +29,10 @@ import {
   type Data,
   type Table,
 } from 'apache-arrow';
-import { PipelineError } from '../pipeline/errors.js';
-import { ScmaMapping, MAPPING_VERSION, type ScmaMeta } from '../stages/minhash/mapping.js';
-import { MinHashReducer } from '../stages/minhash/reduce.js';
-import { HASH_FAMILY } from '../stages/minhash/codes.js';
+import { PipelineError } from '../core/errors.js';
+import { ScmaMapping, MAPPING_VERSION, type ScmaMeta } from './mapping.js';
+import { MinHashReducer } from './reduce.js';
+import { HASH_FAMILY } from './codes.js';
 
 export const MAPPING_KIND = 'scma-mapping';
 export const PARTIAL_KIND = 'scma-sample';

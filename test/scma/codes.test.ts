@@ -1,5 +1,5 @@
 import t from 'tap';
-import { hashNetCodes } from '../../../stages/minhash/codes.js';
+import { hashNetCodes } from '../../scma/codes.js';
 import { crossCollisions, tolerance } from './helpers.js';
 
 t.test('validates dim and seed', async (t) => {
