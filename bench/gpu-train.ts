@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeSynth } from '../input/synth.js';
-import { preprocess } from '../bin/commands/preprocess.js';
+import { preprocess } from '../pipeline/preprocess.js';
 import { readFeatureBatches } from '../io/read-shards.js';
 import { buildMapping } from '../scma/reduce.js';
 import { writeMapping } from '../scma/mapping-file.js';

@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeSynth } from '../input/synth.js';
-import { preprocess } from '../bin/commands/preprocess.js';
+import { preprocess } from '../pipeline/preprocess.js';
 
 const { values: args } = parseArgs({
   options: {

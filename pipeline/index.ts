@@ -16,7 +16,7 @@ export { createRejectsWriter } from '../stages/rejects.js';
 export { synthStream, synthRows, writeSynth } from '../input/synth.js';
 
 // Output: shards + manifest, an Arrow IPC stream, and reading either back.
-export { preprocess } from '../bin/commands/preprocess.js';
+export { preprocess } from './preprocess.js';
 export { shardSink } from '../stages/shard-sink.js';
 export { openShardOutput } from '../io/shard-output.js';
 export { arrowStreamEncoder } from '../io/arrow-stream.js';
@@ -33,5 +33,6 @@ export { shuffleBatches, shuffleStream } from '../stages/shuffle.js';
 export { batchRows, batcherStream } from '../stages/batcher.js';
 export { train } from './train.js';
 export { createDlrm } from '../model/dlrm.js';
-export { selectBackend, parseArch } from '../model/backend.js';
+export { selectBackend } from '../model/backend.js';
+export { parseArch } from '../core/option-values.js';
 export type * from '../model/types.js';

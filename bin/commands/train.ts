@@ -4,6 +4,7 @@
  */
 import { parseCommandArgs, type OptionSpec } from '../options.js';
 import { invalidOption } from '../../core/errors.js';
+import { parseArch } from '../../core/option-values.js';
 import { parseSplit } from '../../stages/split.js';
 import { train, type EmbeddingKind } from '../../pipeline/train.js';
 
@@ -60,7 +61,6 @@ export async function run(argv: string[]): Promise<number | void> {
   const v = parseCommandArgs(argv, 'pipeline train --input DIR|FILE|- [options]', summary, options);
   if (!v) return;
   if (typeof v.input !== 'string') throw invalidOption('input', "is required: a shard directory, a shard file or '-'", v.input);
-  const { parseArch } = await import('../../model/backend.js');
   const d = int(v['arch-sparse-feature-size'], 'arch-sparse-feature-size');
   const bottom = parseArch(v['arch-mlp-bot'] as string, 'arch-mlp-bot');
   const top = parseArch(v['arch-mlp-top'] as string, 'arch-mlp-top');

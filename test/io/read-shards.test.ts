@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { KAGGLE_10K } from '../helpers/paths.js';
 import { readFeatureBatches, readManifest } from '../../io/read-shards.js';
 import { arrowStreamEncoder } from '../../io/arrow-stream.js';
-import { preprocess } from '../../bin/commands/preprocess.js';
+import { preprocess } from '../../pipeline/preprocess.js';
 import { collect, expectedColumns, firstDifference } from './shard-expect.js';
 
 const expected = expectedColumns(KAGGLE_10K);

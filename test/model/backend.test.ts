@@ -1,18 +1,6 @@
 import t from 'tap';
 import * as tf from '@tensorflow/tfjs-core';
-import { parseArch, selectBackend } from '../../model/backend.js';
-
-t.test('parseArch reads DLRM arch strings', async (t) => {
-  t.same(parseArch('13-512-256-16', 'arch-mlp-bot'), [13, 512, 256, 16]);
-  t.same(parseArch('512-256-1', 'arch-mlp-top'), [512, 256, 1]);
-  t.same(parseArch('1', 'arch-mlp-top'), [1]);
-});
-
-t.test('parseArch rejects malformed strings naming the option', async (t) => {
-  for (const bad of ['', '13--16', '13-abc-16', '13-0-16', '13-2.5-16', '-13-16', '13-16-', ' ']) {
-    t.throws(() => parseArch(bad, 'arch-mlp-bot'), { code: 'ERR_INVALID_OPTION', message: /^Invalid option arch-mlp-bot: / }, JSON.stringify(bad));
-  }
-});
+import { selectBackend } from '../../model/backend.js';
 
 t.test('selectBackend rejects unknown names', async (t) => {
   await t.rejects(selectBackend('tpu', () => {}), { code: 'ERR_INVALID_OPTION', message: /Invalid option backend: must be one of auto, tensorflow, webgpu, wasm, cpu, got "tpu"/ });

@@ -12,7 +12,7 @@ import { parseFeaturizeParallel, type ParallelParseOptions } from '../../stages/
 import { openInput, type InputMarker } from '../../input/open.js';
 import { PipelineError } from '../../core/errors.js';
 import { mulberry32 } from '../../core/hash.js';
-import { preprocess } from '../../bin/commands/preprocess.js';
+import { preprocess } from '../../pipeline/preprocess.js';
 import { KAGGLE_10K, QUIRKS_TRIMMED, TERABYTE_1K } from '../helpers/paths.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'parallel-parse-'));

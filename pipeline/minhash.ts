@@ -1,0 +1,121 @@
+/**
+ * computeMapping(): featurized rows -> the SCMA mapping file (scma/reduce.ts
+ * says how the sample and the codes are defined).
+ *
+ *   minhash --input shards/ --out mapping.arrow --dim 16          one pass
+ *   minhash --input shards/ --part 0/4 --partial --out p0.arrow    a quarter of the shards
+ *   minhash --merge p0.arrow p1.arrow p2.arrow p3.arrow --out mapping.arrow --dim 16
+ *
+ * A part is a contiguous range of the manifest's shards, read with its global row
+ * indices, so the merged parts equal one pass byte for byte. For stdin, --first-row
+ * gives the stream's global index instead.
+ */
+import path from 'node:path';
+import { invalidOption, PipelineError } from '../core/errors.js';
+import type { FeatureBatch } from '../core/schema.js';
+import { readFeatureBatches, readManifest } from '../io/read-shards.js';
+import { loadPartial, writeMapping, writePartial } from '../scma/mapping-file.js';
+import { DEFAULT_DIM, DEFAULT_NUM_HASH, DEFAULT_SAMPLE, DEFAULT_SEED, MinHashReducer } from '../scma/reduce.js';
+
+export interface MinHashOptions {
+  /** A preprocess output dir, one shard, or '-' (Arrow IPC stream on stdin); or give `merge`. */
+  input?: string;
+  /** Partial files (written with `partial: true`) to merge instead of reading input. */
+  merge?: string[];
+  /** The mapping (or partial) file to write. */
+  out: string;
+  dim?: number;
+  numHash?: number;
+  sample?: number;
+  seed?: number;
+  /** Write this part's sample as a partial file instead of a mapping. */
+  partial?: boolean;
+  /** 'i/n': only the i-th of n contiguous shard ranges. */
+  part?: string;
+  /** Global row index of the input's first row (a part fed on stdin). */
+  firstRow?: number;
+  log?: (line: string) => void;
+}
+
+/** Re-labels a missing cN column (the converter's ERR_SCHEMA) as the error users need to see. */
+function categoricalError(err: unknown): unknown {
+  const e = err as PipelineError;
+  if (e instanceof PipelineError && e.code === 'ERR_SCHEMA' && typeof e.context.field === 'string' && /^c\d+$/.test(e.context.field)) {
+    return new PipelineError('ERR_NO_CATEGORICAL', `input has no categorical column ${e.context.field}: the MinHash mapping needs c1..c26`, { file: e.context.file });
+  }
+  return err;
+}
+
+interface Source {
+  batches: AsyncIterable<FeatureBatch>;
+  firstRow: number;
+  totalRows?: number;
+}
+
+async function openSource(input: string, part: string | undefined, firstRow: number): Promise<Source> {
+  if (part === undefined) {
+    let totalRows: number | undefined;
+    if (input !== '-' && !/\.(parquet|arrow|arrows|ipc|feather)$/i.test(input)) totalRows = (await readManifest(input).catch(() => undefined))?.rows;
+    return { batches: readFeatureBatches(input), firstRow, totalRows };
+  }
+  const m = /^(\d+)\/(\d+)$/.exec(part);
+  const i = m ? Number(m[1]) : NaN;
+  const n = m ? Number(m[2]) : NaN;
+  if (!m || n < 1 || i >= n) throw invalidOption('part', 'must be i/n with 0 <= i < n', part);
+  if (input === '-') throw invalidOption('part', 'needs a shard directory (for stdin give --first-row instead)', part);
+  const manifest = await readManifest(input);
+  if (!manifest.complete) throw new PipelineError('ERR_INCOMPLETE', 'preprocess output is incomplete; finish it before computing parts', { file: input });
+  const s = manifest.shards.length;
+  const shards = manifest.shards.slice(Math.floor((i * s) / n), Math.floor(((i + 1) * s) / n));
+  async function* batches(): AsyncGenerator<FeatureBatch> {
+    for (const shard of shards) yield* readFeatureBatches(path.join(input, shard.file));
+  }
+  return { batches: batches(), firstRow: shards.length ? shards[0].firstRow : 0, totalRows: shards.reduce((t, sh) => t + sh.rows, 0) };
+}
+
+/** The library form of `pipeline minhash`: resolves to the command's summary object. */
+export async function computeMapping(opts: MinHashOptions): Promise<Record<string, unknown>> {
+  const { input, merge = [], out, dim = DEFAULT_DIM, numHash = DEFAULT_NUM_HASH, sample = DEFAULT_SAMPLE, seed = DEFAULT_SEED, firstRow: firstRowOpt = 0 } = opts;
+  const log = opts.log ?? (() => {});
+  const args = { partial: opts.partial, part: opts.part };
+  if (!input === (merge.length === 0)) throw invalidOption('input', 'give exactly one of --input and --merge', input ?? null);
+  const started = performance.now();
+  let reducer: MinHashReducer;
+  if (merge.length) {
+    reducer = await loadPartial(merge[0]);
+    for (const file of merge.slice(1)) reducer.merge(await loadPartial(file), file);
+    log(`merged ${merge.length} partials: ${reducer.inputRows} input rows, ${reducer.sampledRows} sampled`);
+  } else {
+    const src = await openSource(input!, args.part, firstRowOpt);
+    reducer = new MinHashReducer({ sample, seed });
+    reducer.nextRow = src.firstRow;
+    let lastLog = performance.now();
+    try {
+      for await (const batch of src.batches) {
+        reducer.add(batch);
+        const now = performance.now();
+        if (now - lastLog > 2000) {
+          lastLog = now;
+          const pct = src.totalRows ? ` (${((100 * reducer.inputRows) / src.totalRows).toFixed(1)}%)` : '';
+          log(`${reducer.inputRows.toLocaleString('en-US')} rows read${pct}, ${((now - started) / 1000).toFixed(1)} s`);
+        }
+      }
+    } catch (err) {
+      throw categoricalError(err);
+    }
+    log(`sampled ${reducer.sampledRows} of ${reducer.inputRows} rows`);
+  }
+
+  let result: Record<string, unknown>;
+  if (args.partial) {
+    const bytes = await writePartial(out, reducer);
+    result = { out, kind: 'partial', sample: reducer.sample, seed: reducer.seed, sampledRows: reducer.sampledRows, inputRows: reducer.inputRows, bytes };
+  } else {
+    const mapping = reducer.toMapping({ dim, numHash });
+    const bytes = await writeMapping(out, mapping);
+    const m = mapping.meta;
+    result = { out, kind: 'mapping', dim, numHash, sample: m.sample, seed: m.seed, values: m.values, sampledRows: m.sampledRows, inputRows: m.inputRows, bytes };
+  }
+  result.seconds = Number(((performance.now() - started) / 1000).toFixed(3));
+  return result;
+}
