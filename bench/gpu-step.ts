@@ -2,9 +2,20 @@
  * DLRM training-step throughput per shape x embedding kind, as JSON lines on stdout:
  *
  *   node dist/bench/gpu-step.js [--backend webgpu] [--steps 20] [--warmup 3]
- *        [--batch 2048] [--shapes kaggle,large] [--kinds full,hashnet,scma]
- *        [--impl auto|composite|cpu-sparse|webgpu[,...]] [--memory-floats 16777216]
- *        [--max-rows 200000] [--tiny]
+ *        [--batch 2048[,16384,...]] [--shapes kaggle,large] [--kinds full,hashnet,scma]
+ *        [--impl auto|fused|composite|cpu-sparse|webgpu[,...]] [--memory-floats 16777216]
+ *        [--max-rows 200000] [--profile] [--torch torch.jsonl]
+ *
+ * fused (model/fused/): steps are queued (queueStep) and the loss is read once at
+ * the end of the timed loop, as train reads it every print-freq steps; "sync_ms" is
+ * the same step with a read-back every step (trainStep). The tfjs implementations
+ * (composite, webgpu) read the loss every step, as their trainStep does.
+ * --profile (tfjs implementations): where one step's time goes: kernels dispatched
+ * and the most frequent ones (tf.profile), GPU kernel time when the adapter has
+ * timestamp queries (tf.time), one bare read-back's round trip, the CPU dedupe.
+ * --torch: JSON lines of bench/torch_dlrm_step.py on the same device; each of our
+ * lines with a PyTorch line of the same shape, kind and batch gets
+ * ratio = our samples/s / PyTorch's.
  *
  * Ids are Zipf-skewed per feature (P(id = k) ~ 1/(k+1), as click logs are), drawn
  * ahead of time; each timed step includes the CPU location computation, the upload
@@ -19,8 +30,10 @@
  * `source .device/prelude.sh && node .device/gpu-step.mjs`.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createDlrm } from '../model/dlrm.js';
+import { createDlrm, type EmbeddingInfo } from '../model/dlrm.js';
+import type { EmbeddingLayer } from '../model/embedding/layer.js';
 import { Locator } from '../model/embedding/locations.js';
 import { BatchDedupe } from '../model/embedding/webgpu-dedupe.js';
 import type { DlrmConfig, EmbeddingSpec, LocationCodes, TrainBatch } from '../model/types.js';
@@ -48,14 +61,17 @@ const { values: o } = parseArgs({
     impl: { type: 'string', default: 'auto' },
     'memory-floats': { type: 'string', default: String(16 * 1024 * 1024) },
     'max-rows': { type: 'string', default: '200000' },
-    'emb-only': { type: 'boolean', default: true },
+    'emb-only': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    torch: { type: 'string' },
+    'sync-steps': { type: 'string', default: '5' },
   },
   allowNegative: true,
 });
 
 const steps = Number(o.steps);
 const warmup = Number(o.warmup);
-const batchRows = Number(o.batch);
+const batchSizes = o.batch!.split(',').map(Number);
 const memoryFloats = Number(o['memory-floats']);
 const maxRows = Number(o['max-rows']);
 const counts = KAGGLE_COUNTS.map((n) => Math.min(n, maxRows));
@@ -106,109 +122,194 @@ function makeBatches(n: number, rows: number, seed: number): TrainBatch[] {
   });
 }
 
+/** The adapter's name ("NVIDIA H200" on the GPU machine), asked of WebGPU directly. */
+async function deviceName(): Promise<string> {
+  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(o?: object): Promise<{ info?: Record<string, string> } | null> } } }).navigator?.gpu;
+  const a = await gpu?.requestAdapter({ powerPreference: 'high-performance' });
+  const i = a?.info ?? {};
+  return i.description || [i.vendor, i.architecture, i.device].filter(Boolean).join(' ') || 'unknown';
+}
+
+interface TorchLine {
+  shape: string;
+  kind: string;
+  batch: number;
+  samples_per_s: number;
+}
+
+const torchLines: TorchLine[] = o.torch
+  ? readFileSync(o.torch, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as TorchLine)
+      .filter((l) => l.samples_per_s)
+  : [];
+
+function emit(line: Record<string, unknown>): void {
+  const peer = torchLines.find((t) => t.shape === line.shape && t.kind === line.kind && t.batch === line.batch);
+  if (peer && typeof line.samples_per_s === 'number') {
+    line.torch_samples_per_s = peer.samples_per_s;
+    line.ratio = +(line.samples_per_s / peer.samples_per_s).toFixed(3);
+  }
+  process.stdout.write(JSON.stringify(line) + '\n');
+}
+
+let device = 'unknown';
+
 async function main(): Promise<void> {
   const log = (l: string) => process.stderr.write(l + '\n');
-  const batches = makeBatches(Math.min(8, warmup + steps), batchRows, 7);
-  for (const shapeName of o.shapes!.split(',')) {
-    const shape = SHAPES[shapeName];
-    if (!shape) throw new Error(`unknown shape ${shapeName}`);
-    for (const kind of o.kinds!.split(',')) {
-      const config: DlrmConfig = {
-        embeddingDim: shape.d,
-        bottomMlp: shape.bottom,
-        topMlp: shape.top,
-        embedding: spec(kind, shape.d),
-        learningRate: 0.1,
-        embeddingOptimizer: 'sgd',
-        seed: 1,
-      };
-      for (const impl of o.impl!.split(',')) {
-        try {
-          await runConfig(shapeName, shape, kind, config, batches, log, impl);
-        } catch (err) {
-          const e = err as Error;
-          process.stdout.write(JSON.stringify({ shape: shapeName, kind, impl, error: e.message, at: (e.stack ?? '').split('\n').slice(1, 6).map((l) => l.trim()) }) + '\n');
+  for (const batchRows of batchSizes) {
+    const batches = makeBatches(Math.min(8, warmup + steps), batchRows, 7);
+    for (const shapeName of o.shapes!.split(',')) {
+      const shape = SHAPES[shapeName];
+      if (!shape) throw new Error(`unknown shape ${shapeName}`);
+      for (const kind of o.kinds!.split(',')) {
+        const config: DlrmConfig = {
+          embeddingDim: shape.d,
+          bottomMlp: shape.bottom,
+          topMlp: shape.top,
+          embedding: spec(kind, shape.d),
+          learningRate: 0.1,
+          embeddingOptimizer: 'sgd',
+          seed: 1,
+        };
+        for (const impl of o.impl!.split(',')) {
+          try {
+            await runConfig(shapeName, shape, kind, config, batches, log, impl);
+          } catch (err) {
+            const e = err as Error;
+            emit({ device, shape: shapeName, kind, impl, batch: batchRows, error: e.message, at: (e.stack ?? '').split('\n').slice(1, 6).map((l) => l.trim()) });
+          }
         }
       }
     }
   }
 }
 
-async function runConfig(shapeName: string, shape: { d: number; bottom: number[]; top: number[] }, kind: string, config: DlrmConfig, batches: TrainBatch[], log: (l: string) => void, impl: string): Promise<void> {
-  {
-    {
-      const t0 = performance.now();
-      const model = await createDlrm(config, { backend: o.backend, log, embeddingImpl: impl });
-      const buildMs = performance.now() - t0;
-      let loss = NaN;
-      for (let s = 0; s < warmup; s++) loss = await model.trainStep(batches[s % batches.length]);
-      const t1 = performance.now();
-      for (let s = 0; s < steps; s++) loss = await model.trainStep(batches[(warmup + s) % batches.length]);
-      const ms = (performance.now() - t1) / steps;
+type Model = Awaited<ReturnType<typeof createDlrm>>;
 
-      // The CPU part alone: location computation for one batch.
-      const locator = new Locator(config.embedding, shape.d);
-      const locs = new Int32Array(batchRows * 26 * shape.d);
-      const t2 = performance.now();
-      for (let s = 0; s < 3; s++) locator.flatInto(batches[s % batches.length].cats, batchRows, locs);
-      const locateMs = (performance.now() - t2) / 3;
-      const dedupe = new BatchDedupe();
-      const t2b = performance.now();
-      for (let s = 0; s < 3; s++) dedupe.build(batches[s % batches.length].cats, batchRows);
-      const dedupeMs = (performance.now() - t2b) / 3;
-
-      // The embedding layer alone: begin (locate + upload), gather, gradient, update.
-      let embMs: number | undefined;
-      if (o['emb-only']) {
-        const layer = model.embedding;
-        const run = async (b: TrainBatch) => {
-          const inputs = layer.begin(b.cats, b.rows);
-          let grads: tf.Tensor[] = [];
-          tf.tidy(() => {
-            const f = (...xs: tf.Tensor[]) => tf.sum(tf.mul(layer.embed(xs), 1e-6)) as tf.Scalar;
-            grads = tf.grads(f)(inputs).map((g) => tf.keep(g));
-          });
-          await layer.update(grads);
-        };
-        await run(batches[0]);
-        // Compiles the 1-row predict's shaders now, not inside the timed loop's read-back.
-        await model.predict({ ...batches[0], rows: 1 });
-        await tf.ready();
-        const t3 = performance.now();
-        for (let s = 0; s < Math.min(steps, 5); s++) {
-          await run(batches[s % batches.length]);
-        }
-        // Make sure queued GPU work is done: read one float of the result.
-        const st = await model.predict({ ...batches[0], rows: 1 });
-        embMs = (performance.now() - t3) / Math.min(steps, 5);
-        void st;
-      }
-      process.stdout.write(
-        JSON.stringify({
-          backend: model.backend,
-          impl: model.embedding.impl,
-          shape: shapeName,
-          d: shape.d,
-          bottom: shape.bottom.join('-'),
-          top: shape.top.join('-'),
-          kind,
-          batch: batchRows,
-          memory_floats: model.embedding.memoryFloats,
-          steps,
-          ms_per_step: +ms.toFixed(2),
-          samples_per_s: Math.round((batchRows * 1000) / ms),
-          emb_ms: embMs === undefined ? undefined : +embMs.toFixed(2),
-          locate_ms: +locateMs.toFixed(2),
-          dedupe_ms: +dedupeMs.toFixed(2),
-          unique: dedupe.unique,
-          locate: (model.embedding as { mode?: string }).mode,
-          build_ms: Math.round(buildMs),
-          loss: +loss.toFixed(4),
-        }) + '\n',
-      );
-      model.dispose();
-    }
+/** Where one tfjs step's time goes (see the header). */
+async function profileTfjs(model: Model, batch: TrainBatch): Promise<Record<string, unknown>> {
+  const prof = await tf.profile(async () => {
+    await model.trainStep(batch);
+  });
+  const byName = new Map<string, number>();
+  for (const k of prof.kernels) byName.set(k.name, (byName.get(k.name) ?? 0) + 1);
+  const top = [...byName].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([n, c]) => `${n}:${c}`).join(' ');
+  let gpuKernelMs: number | string | undefined;
+  let wallMs: number | undefined;
+  try {
+    const t = await tf.time(() => {
+      void model.trainStep(batch);
+    });
+    gpuKernelMs = typeof t.kernelMs === 'number' ? +t.kernelMs.toFixed(2) : String((t.kernelMs as { error?: string }).error ?? t.kernelMs);
+    wallMs = +t.wallMs.toFixed(2);
+  } catch (err) {
+    gpuKernelMs = (err as Error).message.slice(0, 80);
   }
+  await tf.ready();
+  // One bare GPU->CPU read-back: the floor that reading the loss every step costs.
+  const x = tf.scalar(1);
+  const t0 = performance.now();
+  const reads = 5;
+  for (let i = 0; i < reads; i++) {
+    const y = tf.add(x, i);
+    await y.data();
+    y.dispose();
+  }
+  x.dispose();
+  return { kernels: prof.kernels.length, top_kernels: top, gpu_kernel_ms: gpuKernelMs, time_wall_ms: wallMs, readback_ms: +((performance.now() - t0) / reads).toFixed(3) };
+}
+
+async function runConfig(shapeName: string, shape: { d: number; bottom: number[]; top: number[] }, kind: string, config: DlrmConfig, batches: TrainBatch[], log: (l: string) => void, impl: string): Promise<void> {
+  const batchRows = batches[0].rows;
+  const t0 = performance.now();
+  const model = await createDlrm(config, { backend: o.backend, log, embeddingImpl: impl });
+  const buildMs = performance.now() - t0;
+  if (device === 'unknown' && model.backend === 'webgpu') device = await deviceName();
+  const extra: Record<string, unknown> = {};
+  let loss = NaN;
+  let ms: number;
+  if (model.queueStep && model.takeLoss) {
+    // Run ahead: queue every step, read the accumulated loss once (train reads it every print-freq steps).
+    for (let s = 0; s < warmup; s++) await model.queueStep(batches[s % batches.length]);
+    await model.takeLoss();
+    const t1 = performance.now();
+    for (let s = 0; s < steps; s++) await model.queueStep(batches[(warmup + s) % batches.length]);
+    loss = (await model.takeLoss()).mean;
+    ms = (performance.now() - t1) / steps;
+    const syncSteps = Number(o['sync-steps']);
+    if (syncSteps > 0) {
+      const t2 = performance.now();
+      for (let s = 0; s < syncSteps; s++) await model.trainStep(batches[s % batches.length]);
+      extra.sync_ms = +((performance.now() - t2) / syncSteps).toFixed(3);
+    }
+  } else {
+    for (let s = 0; s < warmup; s++) loss = await model.trainStep(batches[s % batches.length]);
+    const t1 = performance.now();
+    for (let s = 0; s < steps; s++) loss = await model.trainStep(batches[(warmup + s) % batches.length]);
+    ms = (performance.now() - t1) / steps;
+    if (o.profile) Object.assign(extra, await profileTfjs(model, batches[0]));
+  }
+
+  // The CPU part alone: location computation for one batch (composite, cpu-sparse) and the dedupe (webgpu, fused).
+  const locator = new Locator(config.embedding, shape.d);
+  const locs = new Int32Array(batchRows * 26 * shape.d);
+  const t2 = performance.now();
+  for (let s = 0; s < 3; s++) locator.flatInto(batches[s % batches.length].cats, batchRows, locs);
+  const locateMs = (performance.now() - t2) / 3;
+  const dedupe = new BatchDedupe();
+  const t2b = performance.now();
+  for (let s = 0; s < 3; s++) dedupe.build(batches[s % batches.length].cats, batchRows);
+  const dedupeMs = (performance.now() - t2b) / 3;
+
+  // The embedding layer alone (tfjs implementations, --emb-only): locate + gather + gradient + update.
+  if (o['emb-only'] && isLayer(model.embedding)) {
+    const layer = model.embedding;
+    const run = async (b: TrainBatch) => {
+      const inputs = layer.begin(b.cats, b.rows);
+      let grads: tf.Tensor[] = [];
+      tf.tidy(() => {
+        const f = (...xs: tf.Tensor[]) => tf.sum(tf.mul(layer.embed(xs), 1e-6)) as tf.Scalar;
+        grads = tf.grads(f)(inputs).map((g) => tf.keep(g));
+      });
+      await layer.update(grads);
+    };
+    await run(batches[0]);
+    await model.predict({ ...batches[0], rows: 1 });
+    const t3 = performance.now();
+    const n = Math.min(steps, 5);
+    for (let s = 0; s < n; s++) await run(batches[s % batches.length]);
+    await model.predict({ ...batches[0], rows: 1 }); // waits for the queued GPU work
+    extra.emb_ms = +((performance.now() - t3) / n).toFixed(2);
+  }
+  emit({
+    device,
+    backend: model.backend,
+    impl: model.embedding.impl,
+    shape: shapeName,
+    d: shape.d,
+    bottom: shape.bottom.join('-'),
+    top: shape.top.join('-'),
+    kind,
+    batch: batchRows,
+    memory_floats: model.embedding.memoryFloats,
+    steps,
+    ms_per_step: +ms.toFixed(3),
+    samples_per_s: Math.round((batchRows * 1000) / ms),
+    ...extra,
+    locate_ms: +locateMs.toFixed(2),
+    dedupe_ms: +dedupeMs.toFixed(2),
+    unique: dedupe.unique,
+    locate: model.embedding.mode,
+    build_ms: Math.round(buildMs),
+    loss: +loss.toFixed(4),
+  });
+  model.dispose();
+}
+
+function isLayer(e: EmbeddingInfo): e is EmbeddingLayer {
+  return typeof (e as Partial<EmbeddingLayer>).begin === 'function';
 }
 
 main().catch((err) => {

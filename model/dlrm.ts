@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { invalidOption, PipelineError } from '../core/errors.js';
 import { selectBackend } from './backend.js';
 import { createEmbedding, NUM_FEATURES, type EmbeddingLayer, type NamedArray } from './embedding/index.js';
+import { FusedDlrm } from './fused/step.js';
 import { fillNormal, paramRng } from './init.js';
 import type { Dlrm, DlrmConfig, ModelState, TrainBatch } from './types.js';
 
@@ -20,8 +21,20 @@ export interface CreateDlrmOptions {
   /** auto | tensorflow | webgpu | wasm | cpu (see selectBackend). */
   backend?: string;
   log?: (line: string) => void;
-  /** auto | composite | cpu-sparse | webgpu: the embedding layer implementation. */
+  /**
+   * auto | fused | composite | cpu-sparse | webgpu: 'fused' is the whole step in WGSL
+   * (model/fused/, the default on webgpu); the others are embedding layers of the
+   * tfjs model.
+   */
   embeddingImpl?: string;
+}
+
+/** What callers may ask of a model's embedding, whichever implementation it is. */
+export type EmbeddingInfo = Pick<EmbeddingLayer, 'kind' | 'dim' | 'memoryFloats'> & { readonly impl: EmbeddingLayer['impl'] | 'fused'; readonly mode?: string };
+
+/** The model implementation 'auto' picks: the fused step on webgpu, the tfjs model elsewhere. */
+export function defaultModelImpl(backend: string): 'fused' | 'auto' {
+  return backend === 'webgpu' ? 'fused' : 'auto';
 }
 
 /** Size of the interaction output for n embedded features of size d: d + (n+1)n/2. */
@@ -272,10 +285,16 @@ export function assignFrom(v: tf.Variable, values: Float32Array): void {
 }
 
 /** Builds a DLRM on the selected backend (see selectBackend), initialised from config.seed. */
-export async function createDlrm(config: DlrmConfig, opts: CreateDlrmOptions = {}): Promise<Dlrm & { readonly embedding: EmbeddingLayer; readonly steps: number }> {
+export async function createDlrm(config: DlrmConfig, opts: CreateDlrmOptions = {}): Promise<Dlrm & { readonly embedding: EmbeddingInfo; readonly steps: number }> {
   validateDlrmConfig(config);
   const backend = await selectBackend(opts.backend ?? 'auto', opts.log);
-  return new DlrmModel(config, backend, opts.embeddingImpl ?? 'auto');
+  let impl = opts.embeddingImpl ?? 'auto';
+  if (impl === 'auto') impl = defaultModelImpl(backend);
+  if (impl === 'fused') {
+    if (backend !== 'webgpu') throw new PipelineError('ERR_BACKEND', `--embedding-impl fused needs the webgpu backend, the current one is ${backend}; use auto, composite or cpu-sparse`);
+    return new FusedDlrm(config);
+  }
+  return new DlrmModel(config, backend, impl);
 }
 
 /** Row-major flat indices (i, j), j < i, of an n x n matrix, rows in order: DLRM's (li, lj). */

@@ -45,6 +45,16 @@ export interface Dlrm {
   readonly backend: string;
   /** One SGD step; resolves to the batch's mean binary cross-entropy. */
   trainStep(batch: TrainBatch): Promise<number>;
+  /**
+   * Optional, for models that run ahead of the host (the fused WebGPU step): queues a
+   * step and resolves once it is submitted, with no read-back; the loss accumulates
+   * on the device. A caller that uses it reads the losses with takeLoss() (every
+   * print-freq steps, before evaluating); trainStep(b) equals queueStep(b) then
+   * takeLoss() when nothing else was queued.
+   */
+  queueStep?(batch: TrainBatch): Promise<void>;
+  /** Mean loss of the steps queued since the last call, and their count; throws ERR_NAN_LOSS if it is not finite. */
+  takeLoss?(): Promise<{ mean: number; steps: number }>;
   /** Click probabilities, one per row. */
   predict(batch: TrainBatch): Promise<Float32Array>;
   exportState(): Promise<ModelState>;

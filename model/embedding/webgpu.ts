@@ -45,7 +45,7 @@ interface TfWebGpuBackend {
 }
 
 /** HashNetCodes' private seed word and salts, read once to run the same hash on the GPU. */
-function hashParams(codes: unknown): { seedWord: number; salts: Uint32Array } | undefined {
+export function hashParams(codes: unknown): { seedWord: number; salts: Uint32Array } | undefined {
   if (!(codes instanceof HashNetCodes)) return undefined;
   const c = codes as unknown as { seedWord?: unknown; salts?: unknown };
   if (typeof c.seedWord !== 'number' || !(c.salts instanceof Uint32Array) || c.salts.length !== codes.dim) return undefined;
@@ -76,6 +76,34 @@ export function locateMode(spec: EmbeddingSpec, maxBindingBytes = Infinity): Loc
   const m = spec.codes;
   if (m instanceof ScmaMapping && hashParams(m.fallback) && m.codes.byteLength <= maxBindingBytes && sortedByKey(m)) return 'scma';
   return 'codes';
+}
+
+/**
+ * Keys of the batch's distinct pairs as the locate shader reads them, into `keys`:
+ * full-table rows ('rows'), d CPU codes per pair ('codes'), else the features (the
+ * values go to keyB as they are).
+ */
+export function fillLocateKeys(mode: LocateMode, spec: EmbeddingSpec, locator: Locator, dedupe: BatchDedupe, keys: Uint32Array): Uint32Array {
+  const { uf, uv, unique: nu } = dedupe;
+  if (mode === 'rows' && spec.kind === 'full') {
+    const off = locator.rowOffsets;
+    for (let u = 0; u < nu; u++) {
+      const f = uf[u];
+      const idx = spec.vocab.index(f, uv[u]);
+      const size = off[f + 1] - off[f];
+      if (!(idx >= 0 && idx < size) || !Number.isInteger(idx)) {
+        throw new PipelineError('ERR_VOCAB_INDEX', `vocabulary index ${idx} for value ${uv[u]} is outside feature c${f + 1}'s table of ${size} rows`, { field: `c${f + 1}` });
+      }
+      keys[u] = off[f] + idx;
+    }
+    return keys.subarray(0, nu);
+  }
+  if (mode === 'codes' && spec.kind !== 'full') {
+    const d = locator.dim;
+    for (let u = 0; u < nu; u++) spec.codes.codesInto(uf[u], uv[u], keys, u * d);
+    return keys.subarray(0, nu * d);
+  }
+  return uf.subarray(0, nu);
 }
 
 export class WebGpuEmbedding implements EmbeddingLayer {
@@ -219,39 +247,13 @@ export class WebGpuEmbedding implements EmbeddingLayer {
     });
   }
 
-  /** Keys of the distinct pairs as the locate shader reads them. */
-  private fillKeys(nu: number): Uint32Array {
-    const { uf, uv } = this.dedupe;
-    const spec = this.spec;
-    const keys = this.keyA;
-    if (this.mode === 'rows' && spec.kind === 'full') {
-      const off = this.locator.rowOffsets;
-      for (let u = 0; u < nu; u++) {
-        const f = uf[u];
-        const idx = spec.vocab.index(f, uv[u]);
-        const size = off[f + 1] - off[f];
-        if (!(idx >= 0 && idx < size) || !Number.isInteger(idx)) {
-          throw new PipelineError('ERR_VOCAB_INDEX', `vocabulary index ${idx} for value ${uv[u]} is outside feature c${f + 1}'s table of ${size} rows`, { field: `c${f + 1}` });
-        }
-        keys[u] = off[f] + idx;
-      }
-      return keys.subarray(0, nu);
-    }
-    if (this.mode === 'codes' && spec.kind !== 'full') {
-      const d = this.dim;
-      for (let u = 0; u < nu; u++) spec.codes.codesInto(uf[u], uv[u], keys, u * d);
-      return keys.subarray(0, nu * d);
-    }
-    return uf.subarray(0, nu);
-  }
-
   begin(cats: Uint32Array, rows: number): tf.Tensor[] {
     this.end();
     const d = this.dim;
     const n = rows * NUM_FEATURES;
     const nu = this.dedupe.build(cats, rows);
     this.grow(n);
-    const keys = this.fillKeys(nu);
+    const keys = fillLocateKeys(this.mode, this.spec, this.locator, this.dedupe, this.keyA);
     const b = this.bufs!;
     const [ux, uy, strideU] = this.grid(nu * d);
     const [nx, ny, strideN] = this.grid(n * d);

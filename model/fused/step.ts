@@ -1,0 +1,317 @@
+/// <reference types="@webgpu/types" />
+/**
+ * The fused WebGPU DLRM (DESIGN §4, issue 8): the whole training step as the fixed
+ * op list of plan.ts, one compute dispatch per op with pipelines, buffers, uniforms
+ * and bind groups made once per batch size, recorded into one command buffer per
+ * step. Nothing is read back per step: the loss accumulates on the GPU until
+ * takeLoss(). The CPU part of step k+1 (dedupe, keys, upload into the other buffer
+ * set) runs while step k executes; queueStep waits only for step k-1 to finish before
+ * reusing its buffer set, so at most two steps are queued.
+ *
+ * It shares the tfjs webgpu backend's GPUDevice (so a tfjs model can sit beside it,
+ * as in bench/fused-check.ts) but uses no tfjs tensors. Same initialisation as the
+ * tfjs model for the same seed (plan.ts initialDense, embedding/memory-init.ts), and
+ * the same saved-state names, so checkpoints move between the two.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { PipelineError } from '../../core/errors.js';
+import type { Dlrm, DlrmConfig, ModelState, TrainBatch } from '../types.js';
+import { NUM_FEATURES, pick } from '../embedding/layer.js';
+import { FusedEmbedding, type EmbeddingOp } from './embedding.js';
+import { Gpu, MAP_READ, COPY_DST, type Binding } from './gpu.js';
+import { buildProgram, denseParams, type DenseParam, initialDense, MATMUL_TILE, NUM_DENSE_INPUTS, pairTable, paramBuffer, type FusedProgram, type FusedShape, type Op } from './plan.js';
+import { COLSUM_SHADER, interactBackwardShader, interactShader, LOSS_SHADER, LOSS_SUM_SHADER, matmulShader, SGD_SHADER, SIGMOID_SHADER } from './shaders.js';
+
+/** What this model uses of tfjs-backend-webgpu's WebGPUBackend (4.22). */
+interface TfWebGpuBackend {
+  device: GPUDevice;
+  commandEncoder: GPUCommandEncoder | null;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+}
+
+interface Dispatch {
+  pipe: GPUComputePipeline;
+  bind: GPUBindGroup;
+  /** Workgroups, or the embedding op whose size depends on the batch's distinct pairs. */
+  grid: [number, number, number] | 'unique';
+}
+
+interface Recorded {
+  sets: Dispatch[][];
+  uniforms: GPUBuffer[];
+  generation: number;
+}
+
+const f32bits = (x: number) => new Uint32Array(new Float32Array([x]).buffer)[0];
+
+export class FusedDlrm implements Dlrm {
+  readonly config: DlrmConfig;
+  readonly backend = 'webgpu';
+  readonly embedding: FusedEmbedding;
+  private readonly gpu: Gpu;
+  private readonly tfBackend: TfWebGpuBackend;
+  private readonly shape: FusedShape;
+  private readonly params = new Map<string, GPUBuffer>();
+  private readonly paramList: DenseParam[];
+  private readonly sets: { dense: GPUBuffer; label: GPUBuffer }[] = [];
+  private readonly work = new Map<string, GPUBuffer>();
+  private readonly pairs: GPUBuffer;
+  private readonly lossAcc: GPUBuffer;
+  private readonly lossStaging: GPUBuffer;
+  private readonly programs = new Map<string, Recorded>();
+  private rowCap = 0;
+  private submits = 0;
+  private step = 0;
+  private queued = 0;
+  private readonly inflight: (Promise<unknown> | undefined)[] = [undefined, undefined];
+
+  constructor(config: DlrmConfig) {
+    if (tf.getBackend() !== 'webgpu') throw new PipelineError('ERR_BACKEND', `the fused model needs the webgpu backend, the current one is ${tf.getBackend()}; use --embedding-impl auto or composite`);
+    this.config = config;
+    this.tfBackend = tf.backend() as unknown as TfWebGpuBackend;
+    this.gpu = new Gpu(this.tfBackend.device);
+    this.shape = { d: config.embeddingDim, bottom: config.bottomMlp, top: config.topMlp };
+    this.paramList = denseParams(this.shape);
+    this.embedding = new FusedEmbedding(this.gpu, config.embedding, config.embeddingDim, config.learningRate, config.embeddingOptimizer, config.seed);
+    for (const [p, values] of initialDense(this.shape, config.seed)) this.params.set(paramBuffer(p), this.gpu.upload(values));
+    this.pairs = this.gpu.upload(pairTable());
+    this.lossAcc = this.gpu.buffer(2);
+    this.lossStaging = this.gpu.device.createBuffer({ size: 16, usage: MAP_READ | COPY_DST });
+  }
+
+  get steps(): number {
+    return this.step;
+  }
+
+  /** Submits what tfjs has recorded so far (a tfjs model may share the device), so our work queues after it. */
+  private flushTf(): void {
+    if (this.tfBackend.commandEncoder) {
+      this.tfBackend.endComputePassEncoder();
+      this.tfBackend.submitQueue();
+    }
+  }
+
+  /** Work buffers for `rows` (activations, gradients, partial sums); replaces them all when rows grow. */
+  private reserve(rows: number): void {
+    if (rows <= this.rowCap) return;
+    for (const b of this.work.values()) b.destroy();
+    this.work.clear();
+    for (const s of this.sets) for (const b of Object.values(s)) b.destroy();
+    this.sets.length = 0;
+    this.clearPrograms();
+    const sizes = new Map<string, number>();
+    for (const mode of ['train', 'predict'] as const) for (const [k, n] of buildProgram(this.shape, rows, mode).sizes) sizes.set(k, Math.max(n, sizes.get(k) ?? 0));
+    for (const [name, n] of sizes) if (!name.startsWith('param:') && name !== 'dense' && name !== 'label' && name !== 'loss') this.work.set(name, this.gpu.buffer(n));
+    for (let s = 0; s < 2; s++) this.sets.push({ dense: this.gpu.buffer(rows * NUM_DENSE_INPUTS), label: this.gpu.buffer(rows) });
+    this.rowCap = rows;
+  }
+
+  private clearPrograms(): void {
+    for (const r of this.programs.values()) for (const u of r.uniforms) u.destroy();
+    this.programs.clear();
+  }
+
+  private buf(name: string, set: number): GPUBuffer {
+    if (name === 'dense' || name === 'label') return this.sets[set][name];
+    if (name === 'loss') return this.lossAcc;
+    const b = this.params.get(name) ?? this.work.get(name);
+    if (!b) throw new Error(`fused step: no buffer ${name}`);
+    return b;
+  }
+
+  /** Pipelines, uniforms and bind groups (both buffer sets) of a program; cached per mode and rows. */
+  private recorded(mode: 'train' | 'predict', rows: number): Recorded {
+    const key = `${mode}:${rows}`;
+    let r = this.programs.get(key);
+    if (r && r.generation === this.embedding.generation) return r;
+    if (r) for (const u of r.uniforms) u.destroy();
+    const program = buildProgram(this.shape, rows, mode);
+    const uniforms: GPUBuffer[] = [];
+    const sets = [0, 1].map((s) => program.ops.map((op) => this.dispatchOf(op, s, program, uniforms)));
+    r = { sets, uniforms, generation: this.embedding.generation };
+    if (this.programs.size >= 8) this.clearPrograms();
+    this.programs.set(key, r);
+    return r;
+  }
+
+  private dispatchOf(op: Op, s: number, program: FusedProgram, uniforms: GPUBuffer[]): Dispatch {
+    const gpu = this.gpu;
+    const d = this.shape.d;
+    const b = (name: string) => this.buf(name, s);
+    const uni = (words: number[]) => {
+      const u = gpu.uniformOf(Uint32Array.from(words));
+      uniforms.push(u);
+      return u;
+    };
+    const rowGrid = (rows: number): [number, number, number] => {
+      const x = Math.min(rows, gpu.maxWorkgroups);
+      return [x, Math.ceil(rows / x), 1];
+    };
+    const make = (pipe: GPUComputePipeline, entries: Binding[], grid: Dispatch['grid']): Dispatch => ({ pipe, bind: gpu.bind(pipe, entries), grid });
+    switch (op.op) {
+      case 'locate':
+      case 'gather':
+      case 'scatter':
+      case 'apply': {
+        const { pipe, entries } = this.embedding.bindings(op.op as EmbeddingOp, s, this.buf('E', s), this.buf('dE', s));
+        const grid = op.op === 'gather' ? this.embedding.grid(program.rows * NUM_FEATURES * d) : 'unique';
+        return make(pipe, entries, grid === 'unique' ? grid : [grid[0], grid[1], 1]);
+      }
+      case 'matmul': {
+        const pipe = gpu.pipeline(`matmul-${op.transA ? 't' : 'n'}${op.transB ? 't' : 'n'}-${op.epilogue}`, () => matmulShader(op.transA, op.transB, op.epilogue));
+        const kChunk = Math.ceil(op.K / op.splits);
+        const entries: Binding[] = [[0, uni([op.M, op.N, op.K, kChunk, op.M * op.N, 0, 0, 0])], [1, b(op.a)], [2, b(op.b)], [3, b(op.c)]];
+        if (op.extra) entries.push([4, b(op.extra)]);
+        return make(pipe, entries, [Math.ceil(op.N / MATMUL_TILE), Math.ceil(op.M / MATMUL_TILE), op.splits]);
+      }
+      case 'interact': {
+        const grid = rowGrid(op.rows);
+        const pipe = gpu.pipeline(`interact-${d}`, () => interactShader(d));
+        return make(pipe, [[0, uni([op.rows, grid[0], 0, 0])], [1, b(op.x)], [2, b(op.e)], [3, b(op.z)], [4, this.pairs]], grid);
+      }
+      case 'interact-backward': {
+        const grid = rowGrid(op.rows);
+        const pipe = gpu.pipeline(`interact-backward-${d}`, () => interactBackwardShader(d));
+        return make(pipe, [[0, uni([op.rows, grid[0], 0, 0])], [1, b(op.x)], [2, b(op.e)], [3, b(op.dz)], [4, b(op.dx)], [5, b(op.de)]], grid);
+      }
+      case 'loss': {
+        const pipe = gpu.pipeline('loss', () => LOSS_SHADER);
+        return make(pipe, [[0, uni([op.rows, f32bits(1 / op.rows), 0, 0])], [1, b(op.logits)], [2, b(op.label)], [3, b(op.dlogit)], [4, b(op.rowLoss)]], [Math.ceil(op.rows / 256), 1, 1]);
+      }
+      case 'loss-sum': {
+        const pipe = gpu.pipeline('loss-sum', () => LOSS_SUM_SHADER);
+        return make(pipe, [[0, uni([op.rows, f32bits(1 / op.rows), 0, 0])], [1, b(op.rowLoss)], [2, b(op.acc)]], [1, 1, 1]);
+      }
+      case 'sigmoid': {
+        const pipe = gpu.pipeline('sigmoid', () => SIGMOID_SHADER);
+        return make(pipe, [[0, uni([op.rows, 0, 0, 0])], [1, b(op.logits)], [2, b(op.out)]], [Math.ceil(op.rows / 256), 1, 1]);
+      }
+      case 'colsum': {
+        const pipe = gpu.pipeline('colsum', () => COLSUM_SHADER);
+        return make(pipe, [[0, uni([op.rows, op.width, Math.ceil(op.rows / op.splits), 0])], [1, b(op.g)], [2, b(op.part)]], [Math.ceil(op.width / 64), op.splits, 1]);
+      }
+      case 'sgd': {
+        const pipe = gpu.pipeline('sgd', () => SGD_SHADER);
+        return make(pipe, [[0, uni([op.size, op.splits, f32bits(this.config.learningRate), 0])], [1, b(op.param)], [2, b(op.part)]], [Math.ceil(op.size / 256), 1, 1]);
+      }
+    }
+  }
+
+  private encode(dispatches: Dispatch[], unique: number): GPUCommandEncoder {
+    const enc = this.gpu.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    const ug = this.embedding.grid(unique * this.shape.d);
+    for (const dsp of dispatches) {
+      pass.setPipeline(dsp.pipe);
+      pass.setBindGroup(0, dsp.bind);
+      if (dsp.grid === 'unique') pass.dispatchWorkgroups(ug[0], ug[1]);
+      else pass.dispatchWorkgroups(dsp.grid[0], dsp.grid[1], dsp.grid[2]);
+    }
+    pass.end();
+    return enc;
+  }
+
+  /** Checks a batch, stages its CPU part, waits until its buffer set is free and uploads it; returns the set. */
+  private async prepare(batch: TrainBatch, needLabel: boolean): Promise<{ set: number; unique: number; rows: number }> {
+    const rows = checkBatch(batch, needLabel);
+    this.embedding.stage(batch.cats, rows);
+    this.reserve(rows);
+    const set = this.submits++ % 2;
+    await this.inflight[set];
+    const q = this.gpu.device.queue;
+    this.flushTf();
+    q.writeBuffer(this.sets[set].dense, 0, batch.dense, 0, rows * NUM_DENSE_INPUTS);
+    if (needLabel) q.writeBuffer(this.sets[set].label, 0, batch.label!, 0, rows);
+    const unique = this.embedding.upload(set);
+    return { set, unique, rows };
+  }
+
+  private submit(enc: GPUCommandEncoder, set: number): void {
+    const q = this.gpu.device.queue;
+    q.submit([enc.finish()]);
+    this.inflight[set] = typeof q.onSubmittedWorkDone === 'function' ? q.onSubmittedWorkDone() : undefined;
+  }
+
+  /**
+   * Queues one training step and resolves once it is submitted (after the CPU work
+   * of this batch), without waiting for the GPU or reading anything back.
+   */
+  async queueStep(batch: TrainBatch): Promise<void> {
+    const { set, unique, rows } = await this.prepare(batch, true);
+    const r = this.recorded('train', rows);
+    this.submit(this.encode(r.sets[set], unique), set);
+    this.step++;
+    this.queued++;
+  }
+
+  /** Mean loss of the steps queued since the last call (reads 8 bytes); throws ERR_NAN_LOSS if not finite. */
+  async takeLoss(): Promise<{ mean: number; steps: number }> {
+    this.flushTf();
+    const q = this.gpu.device.queue;
+    const enc = this.gpu.device.createCommandEncoder();
+    enc.copyBufferToBuffer(this.lossAcc, 0, this.lossStaging, 0, 8);
+    q.submit([enc.finish()]);
+    q.writeBuffer(this.lossAcc, 0, new Float32Array(2));
+    await this.lossStaging.mapAsync(0x1);
+    const [sum, steps] = new Float32Array(this.lossStaging.getMappedRange(0, 8).slice(0));
+    this.lossStaging.unmap();
+    this.queued = 0;
+    const mean = steps > 0 ? sum / steps : NaN;
+    if (steps > 0 && !Number.isFinite(mean)) {
+      throw new PipelineError('ERR_NAN_LOSS', `training loss became ${mean} by step ${this.step}; lower the learning rate or check the input (the model state is no longer usable)`, { step: this.step });
+    }
+    return { mean, steps };
+  }
+
+  /** One step, then its loss (with the mean over earlier queued steps, if any were not yet taken). */
+  async trainStep(batch: TrainBatch): Promise<number> {
+    await this.queueStep(batch);
+    return (await this.takeLoss()).mean;
+  }
+
+  async predict(batch: TrainBatch): Promise<Float32Array> {
+    const { set, unique, rows } = await this.prepare(batch, false);
+    const r = this.recorded('predict', rows);
+    this.submit(this.encode(r.sets[set], unique), set);
+    return (await this.gpu.read(this.buf('prob', set), rows)).subarray(0, rows);
+  }
+
+  async exportState(): Promise<ModelState> {
+    this.flushTf();
+    const dense = [];
+    for (const p of this.paramList) dense.push({ name: p.name, shape: p.shape.slice(), values: await this.gpu.read(this.params.get(paramBuffer(p))!, p.shape.reduce((a, b) => a * b, 1)) });
+    const { embedding, optimizer } = await this.embedding.exportState();
+    return { dense, embedding, optimizer, step: this.step };
+  }
+
+  importState(state: ModelState): void {
+    if (!state || !Array.isArray(state.dense) || !Array.isArray(state.embedding) || !Array.isArray(state.optimizer)) {
+      throw new PipelineError('ERR_STATE_MISMATCH', 'saved state must have dense, embedding and optimizer arrays');
+    }
+    // Check everything before changing anything: a mismatch leaves the model as it was.
+    const values = this.paramList.map((p) => pick(state.dense, p.name, p.shape));
+    if (state.dense.length !== this.paramList.length) throw new PipelineError('ERR_STATE_MISMATCH', `saved state has ${state.dense.length} dense arrays, this model has ${this.paramList.length}`);
+    const writeEmbedding = this.embedding.checkState(state);
+    this.flushTf();
+    this.paramList.forEach((p, i) => this.gpu.device.queue.writeBuffer(this.params.get(paramBuffer(p))!, 0, values[i]));
+    writeEmbedding();
+    this.step = Number.isInteger(state.step) ? state.step : 0;
+  }
+
+  dispose(): void {
+    this.clearPrograms();
+    for (const b of [...this.params.values(), ...this.work.values(), this.pairs, this.lossAcc, this.lossStaging]) b.destroy();
+    for (const s of this.sets) for (const b of Object.values(s)) b.destroy();
+    this.embedding.dispose();
+  }
+}
+
+function checkBatch(batch: TrainBatch, needLabel: boolean): number {
+  const rows = batch?.rows;
+  if (!Number.isSafeInteger(rows) || rows < 1) throw new PipelineError('ERR_BATCH', `batch rows must be a positive integer, got ${rows}`);
+  if (!(batch.dense instanceof Float32Array) || batch.dense.length < rows * NUM_DENSE_INPUTS) throw new PipelineError('ERR_BATCH', `batch dense must be a Float32Array of ${rows} x ${NUM_DENSE_INPUTS}`);
+  if (!(batch.cats instanceof Uint32Array) || batch.cats.length < rows * NUM_FEATURES) throw new PipelineError('ERR_BATCH', `batch cats must be a Uint32Array of ${rows} x ${NUM_FEATURES}`);
+  if (needLabel && (!(batch.label instanceof Float32Array) || batch.label.length < rows)) throw new PipelineError('ERR_BATCH', `training needs a label per row (${rows})`);
+  return rows;
+}
