@@ -45,11 +45,11 @@ export interface CheckOptions {
 }
 
 /** Skewed ids (P(small) high, as click logs are): many repeats within a batch. */
-function skewedId(rng: () => number, values: number): number {
+export function skewedId(rng: () => number, values: number): number {
   return Math.min(values - 1, Math.floor(Math.exp(rng() * Math.log(values + 1))) - 1);
 }
 
-function trainBatches(n: number, rows: number, values: number, seed: number): TrainBatch[] {
+export function trainBatches(n: number, rows: number, values: number, seed: number): TrainBatch[] {
   const rng = mulberry32(seed);
   return Array.from({ length: n }, () => {
     const dense = new Float32Array(rows * 13);
@@ -63,7 +63,7 @@ function trainBatches(n: number, rows: number, values: number, seed: number): Tr
 }
 
 /** Synthetic FeatureBatches for buildMapping: same id distribution, values correlated across features. */
-function featureBatches(rows: number, values: number, seed: number): FeatureBatch[] {
+export function featureBatches(rows: number, values: number, seed: number): FeatureBatch[] {
   const rng = mulberry32(seed);
   const b = emptyFeatureBatch(rows);
   for (let r = 0; r < rows; r++) {

@@ -50,7 +50,7 @@ export class FusedDlrm implements Dlrm {
   readonly backend = 'webgpu';
   readonly embedding: FusedEmbedding;
   private readonly gpu: Gpu;
-  private readonly tfBackend: TfWebGpuBackend;
+  private readonly tfBackend: TfWebGpuBackend | undefined;
   private readonly shape: FusedShape;
   private readonly params = new Map<string, GPUBuffer>();
   private readonly paramList: DenseParam[];
@@ -66,11 +66,12 @@ export class FusedDlrm implements Dlrm {
   private queued = 0;
   private readonly inflight: (Promise<unknown> | undefined)[] = [undefined, undefined];
 
-  constructor(config: DlrmConfig) {
-    if (tf.getBackend() !== 'webgpu') throw new PipelineError('ERR_BACKEND', `the fused model needs the webgpu backend, the current one is ${tf.getBackend()}; use --embedding-impl auto or composite`);
+  /** device: a GPUDevice of one's own (tests); by default the tfjs webgpu backend's. */
+  constructor(config: DlrmConfig, device?: GPUDevice) {
+    if (!device && tf.getBackend() !== 'webgpu') throw new PipelineError('ERR_BACKEND', `the fused model needs the webgpu backend, the current one is ${tf.getBackend()}; use --embedding-impl auto or composite`);
     this.config = config;
-    this.tfBackend = tf.backend() as unknown as TfWebGpuBackend;
-    this.gpu = new Gpu(this.tfBackend.device);
+    this.tfBackend = device ? undefined : (tf.backend() as unknown as TfWebGpuBackend);
+    this.gpu = new Gpu(device ?? this.tfBackend!.device);
     this.shape = { d: config.embeddingDim, bottom: config.bottomMlp, top: config.topMlp };
     this.paramList = denseParams(this.shape);
     this.embedding = new FusedEmbedding(this.gpu, config.embedding, config.embeddingDim, config.learningRate, config.embeddingOptimizer, config.seed);
@@ -86,7 +87,7 @@ export class FusedDlrm implements Dlrm {
 
   /** Submits what tfjs has recorded so far (a tfjs model may share the device), so our work queues after it. */
   private flushTf(): void {
-    if (this.tfBackend.commandEncoder) {
+    if (this.tfBackend?.commandEncoder) {
       this.tfBackend.endComputePassEncoder();
       this.tfBackend.submitQueue();
     }
