@@ -74,6 +74,23 @@ async function cases(): Promise<Case[]> {
   return out;
 }
 
+/** Elements of `a` off `b` by more than `tolerance` x max |b|, with the worst one (and its Adagrad accumulator). */
+function offElements(a: Float32Array, b: Float32Array, accum: Float32Array | undefined): { count: number; of: number; worst?: { i: number; ref: number; fused: number; accum?: number } } {
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
+  let count = 0;
+  let worst: { i: number; ref: number; fused: number; accum?: number } | undefined;
+  let worstDiff = 0;
+  for (let i = 0; i < a.length; i++) {
+    const e = Math.abs(a[i] - b[i]);
+    if (e > tolerance * scale) {
+      count++;
+      if (e > worstDiff) [worstDiff, worst] = [e, { i, ref: b[i], fused: a[i], accum: accum?.[i] }];
+    }
+  }
+  return { count, of: a.length, worst };
+}
+
 async function runCase(c: Case, log: (l: string) => void): Promise<Record<string, unknown>> {
   const ref = await createDlrm(c.config, { backend: 'webgpu', embeddingImpl: 'composite', log });
   const fused = await createDlrm(c.config, { backend: 'webgpu', embeddingImpl: 'fused', log });
@@ -85,6 +102,12 @@ async function runCase(c: Case, log: (l: string) => void): Promise<Record<string
     const got = await fused.trainStep(b);
     loss = Math.max(loss, Math.abs(got - want) / Math.abs(want));
   }
+  // The spread between two tfjs oracles (composite vs the webgpu embedding layer:
+  // same math, other summation order), to tell float noise from a fused-step bug.
+  const alt = await createDlrm(c.config, { backend: 'webgpu', embeddingImpl: 'webgpu', log });
+  for (const b of data) await alt.trainStep(b);
+  const as = await alt.exportState();
+  alt.dispose();
   const rs = await ref.exportState();
   const fs = await fused.exportState();
   let dense = 0;
@@ -94,6 +117,9 @@ async function runCase(c: Case, log: (l: string) => void): Promise<Record<string
     if (!(r <= dense)) [dense, worstDense] = [r, a.name];
   }
   const memory = relativeDiff(fs.embedding[0].values, rs.embedding[0].values);
+  const memOff = offElements(fs.embedding[0].values, rs.embedding[0].values, rs.optimizer[0]?.values);
+  const oracleMemory = relativeDiff(as.embedding[0].values, rs.embedding[0].values);
+  const oracleOff = offElements(as.embedding[0].values, rs.embedding[0].values, undefined);
   const accum = c.config.embeddingOptimizer === 'adagrad' ? relativeDiff(fs.optimizer[0]?.values ?? [], rs.optimizer[0]?.values ?? [NaN]) : 0;
   const refPred = await ref.predict(probe);
   const predict = relativeDiff(await fused.predict(probe), refPred);
@@ -108,7 +134,7 @@ async function runCase(c: Case, log: (l: string) => void): Promise<Record<string
   fused.dispose();
   const diffs = { loss, dense, memory, accum, predict, imported };
   const ok = moved && Object.values(diffs).every((x) => Number.isFinite(x) && x <= tolerance);
-  return { case: c.name, rows: c.rows, steps, mode: (fused.embedding as { mode?: string }).mode, ...diffs, worst_dense: worstDense, moved, ok };
+  return { case: c.name, rows: c.rows, steps, mode: (fused.embedding as { mode?: string }).mode, ...diffs, worst_dense: worstDense, moved, ok, memory_off: memOff, oracle_memory: oracleMemory, oracle_memory_off: oracleOff.count };
 }
 
 async function main(): Promise<number> {

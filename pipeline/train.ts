@@ -470,6 +470,29 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
       await saveCheckpoint(outDir, c);
     };
 
+    const divergedAt = (loss: number, at: number, epoch: number) =>
+      new PipelineError(
+        'ERR_NAN_LOSS',
+        `training loss became ${loss} at step ${at} (epoch ${epoch + 1}): the model diverged; lower --learning-rate${outDir ? `; the checkpoint in ${outDir} stays at the last good one` : ''}`,
+      );
+    // Models that run ahead of the host (the fused WebGPU step) accumulate the loss on the device.
+    const runAhead = typeof model.queueStep === 'function' && typeof model.takeLoss === 'function';
+    let lossPending = 0;
+    const takeLoss = async (epoch: number) => {
+      if (!runAhead || lossPending === 0) return;
+      let r: { mean: number; steps: number };
+      try {
+        r = await model.takeLoss!();
+      } catch (err) {
+        if ((err as PipelineError).code === 'ERR_NAN_LOSS') throw divergedAt(NaN, step, epoch);
+        throw err;
+      }
+      lossSum += r.mean * r.steps;
+      lossCount += r.steps;
+      lastLoss = r.mean;
+      lossPending = 0;
+    };
+
     const t0 = Date.now();
     let windowStart = Date.now();
     let windowRows = 0;
@@ -483,20 +506,23 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
           batchInEpoch++;
           continue; // replaying the prefix a checkpoint already trained on
         }
-        const loss = await model.trainStep(batch);
-        if (!Number.isFinite(loss)) {
-          throw new PipelineError(
-            'ERR_NAN_LOSS',
-            `training loss became ${loss} at step ${step + 1} (epoch ${epoch + 1}): the model diverged; lower --learning-rate${outDir ? `; the checkpoint in ${outDir} stays at the last good one` : ''}`,
-          );
+        if (runAhead) {
+          // No read-back per step: the loss is read at print, evaluation and checkpoint time.
+          await model.queueStep!(batch);
+          lossPending++;
+        } else {
+          const loss = await model.trainStep(batch);
+          if (!Number.isFinite(loss)) throw divergedAt(loss, step + 1, epoch);
+          lossSum += loss;
+          lossCount++;
+          lastLoss = loss;
         }
         step++;
         batchInEpoch++;
         rowsDone += batch.rows;
         windowRows += batch.rows;
-        lossSum += loss;
-        lossCount++;
-        lastLoss = loss;
+        const due = step % printFreq === 0 || (testFreq > 0 && step % testFreq === 0) || step % checkpointFreq === 0;
+        if (due) await takeLoss(epoch);
         if (step % printFreq === 0) {
           const now = Date.now();
           const rate = windowRows / Math.max(1e-3, (now - windowStart) / 1000);
@@ -515,6 +541,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
       }
       if (step === 0 && epoch === 0) throw new PipelineError('ERR_EMPTY_INPUT', 'input has no training rows', { file: input });
     }
+    await takeLoss(nEpochs - 1);
 
     // Checkpoint before the final evaluation: a run killed during it resumes here and
     // writes the evaluation lines once.
