@@ -238,6 +238,12 @@ async function runConfig(shapeName: string, shape: { d: number; bottom: number[]
     for (let s = 0; s < steps; s++) await model.queueStep(batches[(warmup + s) % batches.length]);
     loss = (await model.takeLoss()).mean;
     ms = (performance.now() - t1) / steps;
+    if (o.profile) {
+      // GPU time alone (the last batch's step replayed), against the CPU's share of a step.
+      const fused = model as unknown as { replaySteps(rows: number, times: number): Promise<number> };
+      extra.gpu_ms = +(await fused.replaySteps(batchRows, 10)).toFixed(3);
+      await model.takeLoss();
+    }
     const syncSteps = Number(o['sync-steps']);
     if (syncSteps > 0) {
       const t2 = performance.now();

@@ -63,7 +63,7 @@ export class FusedDlrm implements Dlrm {
   private rowCap = 0;
   private submits = 0;
   private step = 0;
-  private queued = 0;
+  private lastStep: { set: number; unique: number } | undefined;
   private readonly inflight: (Promise<unknown> | undefined)[] = [undefined, undefined];
 
   /** device: a GPUDevice of one's own (tests); by default the tfjs webgpu backend's. */
@@ -242,8 +242,24 @@ export class FusedDlrm implements Dlrm {
     const { set, unique, rows } = await this.prepare(batch, true);
     const r = this.recorded('train', rows);
     this.submit(this.encode(r.sets[set], unique), set);
+    this.lastStep = { set, unique };
     this.step++;
-    this.queued++;
+  }
+
+  /**
+   * Diagnostic (bench/gpu-step --profile): the GPU time of one training step at `rows`
+   * rows, from replaying the last queued batch's step `times` times back to back (no
+   * CPU work between steps; encoding is cheap). Trains on that batch `times` more times.
+   */
+  async replaySteps(rows: number, times: number): Promise<number> {
+    const last = this.lastStep;
+    if (!last) throw new Error('replaySteps needs a queued step first');
+    const r = this.recorded('train', rows);
+    await this.gpu.device.queue.onSubmittedWorkDone();
+    const t0 = performance.now();
+    for (let i = 0; i < times; i++) this.gpu.device.queue.submit([this.encode(r.sets[last.set], last.unique).finish()]);
+    await this.gpu.device.queue.onSubmittedWorkDone();
+    return (performance.now() - t0) / times;
   }
 
   /** Mean loss of the steps queued since the last call (reads 8 bytes); throws ERR_NAN_LOSS if not finite. */
@@ -257,7 +273,6 @@ export class FusedDlrm implements Dlrm {
     await this.lossStaging.mapAsync(0x1);
     const [sum, steps] = new Float32Array(this.lossStaging.getMappedRange(0, 8).slice(0));
     this.lossStaging.unmap();
-    this.queued = 0;
     const mean = steps > 0 ? sum / steps : NaN;
     if (steps > 0 && !Number.isFinite(mean)) {
       throw new PipelineError('ERR_NAN_LOSS', `training loss became ${mean} by step ${this.step}; lower the learning rate or check the input (the model state is no longer usable)`, { step: this.step });
