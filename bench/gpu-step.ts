@@ -4,7 +4,7 @@
  *   node dist/bench/gpu-step.js [--backend webgpu] [--steps 20] [--warmup 3]
  *        [--batch 2048[,16384,...]] [--shapes kaggle,large] [--kinds full,hashnet,scma]
  *        [--impl auto|fused|composite|cpu-sparse|webgpu[,...]] [--memory-floats 16777216]
- *        [--max-rows 200000] [--profile] [--torch torch.jsonl]
+ *        [--max-rows 200000] [--profile] [--torch torch.jsonl] [--device NAME]
  *
  * fused (model/fused/): steps are queued (queueStep) and the loss is read once at
  * the end of the timed loop, as train reads it every print-freq steps; "sync_ms" is
@@ -65,6 +65,8 @@ const { values: o } = parseArgs({
     profile: { type: 'boolean', default: false },
     torch: { type: 'string' },
     'sync-steps': { type: 'string', default: '5' },
+    /** The device's name for the output lines (WebGPU's adapter info often names only the driver). */
+    device: { type: 'string' },
   },
   allowNegative: true,
 });
@@ -226,7 +228,7 @@ async function runConfig(shapeName: string, shape: { d: number; bottom: number[]
   const t0 = performance.now();
   const model = await createDlrm(config, { backend: o.backend, log, embeddingImpl: impl });
   const buildMs = performance.now() - t0;
-  if (device === 'unknown' && model.backend === 'webgpu') device = await deviceName();
+  if (device === 'unknown') device = o.device ?? (model.backend === 'webgpu' ? await deviceName() : 'cpu');
   const extra: Record<string, unknown> = {};
   let loss = NaN;
   let ms: number;
