@@ -16,9 +16,9 @@ timeout 40 node $D/backend-agreement.mjs --backend webgpu 2>/dev/null | tee -a "
 # PyTorch on the same shapes and batches; its lines give gpu-step's ratios.
 export PYTHONUNBUFFERED=1
 timeout 90 python3 $D/torch_dlrm_step.py --batch 2048 --steps 20 > "$OUT/torch.jsonl"
-for b in 16384 65536; do timeout 90 python3 $D/torch_dlrm_step.py --batch $b --steps 10 >> "$OUT/torch.jsonl"; done
-timeout 200 node $D/gpu-step.mjs --device "$name" --batch 2048 --impl fused,webgpu,composite --steps 20 --profile --torch "$OUT/torch.jsonl" 2>"$OUT/gpu-step.err" > "$OUT/gpu-step.jsonl"
-timeout 150 node $D/gpu-step.mjs --device "$name" --batch 16384,65536 --impl fused --steps 10 --warmup 2 --profile --torch "$OUT/torch.jsonl" 2>>"$OUT/gpu-step.err" >> "$OUT/gpu-step.jsonl"
+for b in 16384 65536; do timeout 90 python3 $D/torch_dlrm_step.py --batch $b --steps 6 >> "$OUT/torch.jsonl"; done
+timeout 200 node $D/gpu-step.mjs --device "$name" --batch 2048 --impl fused,webgpu,composite --steps 10 --profile --torch "$OUT/torch.jsonl" 2>"$OUT/gpu-step.err" > "$OUT/gpu-step.jsonl"
+timeout 150 node $D/gpu-step.mjs --device "$name" --batch 16384,65536 --impl fused --steps 6 --warmup 2 --profile --torch "$OUT/torch.jsonl" 2>>"$OUT/gpu-step.err" >> "$OUT/gpu-step.jsonl"
 # The short table last (the reply carries the end of the output).
 node -e '
 const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => JSON.parse(l));
