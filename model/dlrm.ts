@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { invalidOption, PipelineError } from '../core/errors.js';
 import { selectBackend } from './backend.js';
-import { createEmbedding, NUM_FEATURES, type EmbeddingLayer, type NamedArray } from './embedding/index.js';
+import { createEmbedding, EMBEDDING_IMPLS, GPU_EMBEDDING_IMPLS, NUM_FEATURES, type EmbeddingLayer, type NamedArray } from './embedding/index.js';
 import { FusedDlrm } from './fused/step.js';
 import { fillNormal, paramRng } from './init.js';
 import type { Dlrm, DlrmConfig, ModelState, TrainBatch } from './types.js';
@@ -289,6 +289,8 @@ export async function createDlrm(config: DlrmConfig, opts: CreateDlrmOptions = {
   validateDlrmConfig(config);
   const backend = await selectBackend(opts.backend ?? 'auto', opts.log);
   let impl = opts.embeddingImpl ?? 'auto';
+  const known = ['auto', 'fused', ...EMBEDDING_IMPLS, ...GPU_EMBEDDING_IMPLS];
+  if (!known.includes(impl)) throw invalidOption('embedding-impl', `must be one of ${known.join(', ')}`, impl);
   if (impl === 'auto') impl = defaultModelImpl(backend);
   if (impl === 'fused') {
     if (backend !== 'webgpu') throw new PipelineError('ERR_BACKEND', `--embedding-impl fused needs the webgpu backend, the current one is ${backend}; use auto, composite or cpu-sparse`);

@@ -34,7 +34,7 @@ const options: Record<string, OptionSpec> = {
   'shuffle-buffer': { type: 'string', arg: 'ROWS', default: '10000', help: 'seeded shuffle buffer size (0: input order)' },
   seed: { type: 'string', arg: 'N', default: '0', help: 'seed of the initialisation, shuffle, HashNet codes and on-the-fly mapping' },
   backend: { type: 'string', arg: 'NAME', default: 'auto', help: 'auto | tensorflow | webgpu | wasm | cpu' },
-  'embedding-impl': { type: 'string', arg: 'NAME', default: 'auto', help: 'auto | composite | cpu-sparse | webgpu' },
+  'embedding-impl': { type: 'string', arg: 'NAME', default: 'auto', help: 'auto | fused | composite | cpu-sparse | webgpu (auto: fused on webgpu, the whole step in WGSL)' },
   metrics: { type: 'string', arg: 'FILE', help: 'write metrics as JSON lines (train loss, evaluations, summary)' },
   out: { type: 'string', short: 'o', arg: 'DIR', help: 'checkpoints and the saved model (DIR/model)' },
   resume: { type: 'boolean', help: 'continue from the checkpoint in --out' },

@@ -13,6 +13,7 @@ t.test('fused is the default on webgpu only, and refuses other backends clearly'
   t.equal(defaultModelImpl('wasm'), 'auto');
   await selectBackend('cpu', () => {});
   await t.rejects(createDlrm(tinyConfig('hashnet'), { backend: 'cpu', log: () => {}, embeddingImpl: 'fused' }), { code: 'ERR_BACKEND', message: /fused needs the webgpu backend/ });
+  await t.rejects(createDlrm(tinyConfig('hashnet'), { backend: 'cpu', log: () => {}, embeddingImpl: 'fast' }), { message: /embedding-impl: must be one of auto, fused, composite, cpu-sparse, webgpu/ });
 });
 
 // The host side of the fused model on a recording device: bind groups match the
