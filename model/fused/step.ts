@@ -5,8 +5,8 @@
  * and bind groups made once per batch size, recorded into one command buffer per
  * step. Nothing is read back per step: the loss accumulates on the GPU until
  * takeLoss(). The CPU part of step k+1 (dedupe, keys, upload into the other buffer
- * set) runs while step k executes; queueStep waits only for step k-1 to finish before
- * reusing its buffer set, so at most two steps are queued.
+ * set) runs while step k executes; before reusing a buffer set, queueStep waits for
+ * the step that last used it (k-1 for step k+1), so at most two steps are queued.
  *
  * It shares the tfjs webgpu backend's GPUDevice (so a tfjs model can sit beside it,
  * as in bench/fused-check.ts) but uses no tfjs tensors. Same initialisation as the

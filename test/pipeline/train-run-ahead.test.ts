@@ -5,7 +5,7 @@ import path from 'node:path';
 import { train } from '../../pipeline/train.js';
 import { createDlrm } from '../../model/dlrm.js';
 import { writeSynth } from '../../input/synth.js';
-import { preprocess } from '../../bin/commands/preprocess.js';
+import { preprocess } from '../../pipeline/preprocess.js';
 import type { Dlrm, TrainBatch } from '../../model/types.js';
 
 // A model that runs ahead (queueStep / takeLoss, as the fused WebGPU step does):
