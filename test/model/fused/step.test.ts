@@ -49,3 +49,30 @@ for (const [name, cfg] of cases) {
     t.ok(mock.shaders.some((s) => s.includes('var<workgroup> As')), 'the tiled matmul was built');
   });
 }
+
+t.test('fused step = tfjs model on the GPU, SGD (skipped without an adapter)', async (t) => {
+  const backend = await selectBackend('webgpu', () => {});
+  if (backend !== 'webgpu') {
+    t.plan(0, `skip: no WebGPU adapter here (fell back to ${backend}); bench/fused-check.ts runs the full check on the GPU machine`);
+    return;
+  }
+  const { relativeDiff } = await import('../../../model/fused/reference.js');
+  for (const kind of ['full', 'hashnet', 'scma'] as const) {
+    const cfg = tinyConfig(kind, { embeddingDim: 8, bottomMlp: [13, 70, 8], topMlp: [130, 1] });
+    const ref = await createDlrm(cfg, { backend: 'webgpu', embeddingImpl: 'composite', log: () => {} });
+    const fused = await createDlrm(cfg, { backend: 'webgpu', embeddingImpl: 'fused', log: () => {} });
+    for (let s = 0; s < 3; s++) {
+      const b = randomBatch(300, 6, 10 + s);
+      const want = await ref.trainStep(b);
+      t.ok(Math.abs((await fused.trainStep(b)) - want) <= 1e-5 * want, `${kind} step ${s} loss`);
+    }
+    const [rs, fs] = [await ref.exportState(), await fused.exportState()];
+    t.ok(relativeDiff(fs.embedding[0].values, rs.embedding[0].values) <= 1e-5, `${kind} memory`);
+    for (const a of rs.dense) t.ok(relativeDiff(fs.dense.find((x) => x.name === a.name)!.values, a.values) <= 1e-5, `${kind} ${a.name}`);
+    const probe = randomBatch(50, 8, 99, false);
+    t.ok(relativeDiff(await fused.predict(probe), await ref.predict(probe)) <= 1e-5, `${kind} predictions`);
+    ref.dispose();
+    fused.dispose();
+  }
+  await selectBackend('cpu', () => {});
+});
