@@ -9,12 +9,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { invalidOption, PipelineError } from '../core/errors.js';
+import { NUM_DENSE } from '../core/schema.js';
 import { selectBackend } from './backend.js';
 import { createEmbedding, NUM_FEATURES, type EmbeddingLayer, type NamedArray } from './embedding/index.js';
 import { fillNormal, paramRng } from './init.js';
 import type { Dlrm, DlrmConfig, ModelState, TrainBatch } from './types.js';
-
-export const NUM_DENSE = 13;
 
 export interface CreateDlrmOptions {
   /** auto | tensorflow | webgpu | wasm | cpu (see selectBackend). */

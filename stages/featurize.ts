@@ -19,21 +19,12 @@
  * every machine.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { NUM_CAT, NUM_DENSE, type FeatureBatch } from '../core/schema.js';
+import { NUM_CAT, NUM_DENSE, type SourcedFeatureBatch } from '../core/schema.js';
 import type { RawBatch } from './parse.js';
 import { catId, denseFeature, resolveFeaturizeOptions, type FeatureColumns, type FeaturizeOptions, type ResolvedFeaturizeOptions } from './featurize-kernel.js';
 export { catId, resolveFeaturizeOptions, UNBUCKETED, type FeatureColumns, type FeaturizeOptions, type ResolvedFeaturizeOptions } from './featurize-kernel.js';
 
-/** Where a batch's rows came from (carried along so sinks can record provenance and resume). */
-export interface RowSource {
-  file: string;
-  fileIndex: number;
-  firstRow: number;
-  firstLine: number;
-  lines: Float64Array;
-}
-
-export type SourcedFeatureBatch = FeatureBatch & { source?: RowSource };
+export type { RowSource, SourcedFeatureBatch } from '../core/schema.js';
 
 /**
  * Pure: writes raw's rows featurized into `out` from row `at` on (every cell is

@@ -22,7 +22,7 @@ import { PipelineError, errorFromWorker, invalidOption } from '../core/errors.js
 import { isInputMarker } from '../input/open.js';
 import { emptyParseStats, resolveParseOptions, type OnBadRow, type ParseStats, type RejectRecord } from './parse.js';
 import { resolveFeaturizeOptions } from './featurize-kernel.js';
-import type { SourcedFeatureBatch } from './featurize.js';
+import type { SourcedFeatureBatch } from '../core/schema.js';
 import { packedViews, releaseBatch, setRelease } from '../core/packed-batch.js';
 import type { ParseJob, ParseReply, ParseWorkerData } from './parse-worker.js';
 
