@@ -6,49 +6,12 @@
 import { Worker } from 'node:worker_threads';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { NUM_CAT, NUM_DENSE, type FeatureBatch } from '../core/schema.js';
-import { PipelineError, errorFromWorker, invalidOption, type WorkerError } from '../core/errors.js';
+import { PipelineError, errorFromWorker, invalidOption } from '../core/errors.js';
+import { batchBuffers, batchToJobColumns, type EncodeJob, type EncodeReply } from './shard-job.js';
 import { encodeShardPieces, writePiecesDurably } from './shard-format.js';
 import type { ShardFormat } from './manifest.js';
 
-export interface EncodeJob {
-  id: number;
-  format: ShardFormat;
-  tmpPath: string;
-  rows: number;
-  /** NUM_DENSE float32 buffers then NUM_CAT uint32 buffers (capacity may exceed rows). */
-  columns: ArrayBuffer[];
-  label: ArrayBuffer | null;
-}
-
-export interface EncodeReply {
-  id: number;
-  bytes?: number;
-  error?: WorkerError;
-  columns: ArrayBuffer[];
-  label: ArrayBuffer | null;
-}
-
-export function batchBuffers(x: { columns: ArrayBuffer[]; label: ArrayBuffer | null }): ArrayBuffer[] {
-  return x.label ? [...x.columns, x.label] : [...x.columns];
-}
-
-export function jobToBatch(job: EncodeJob): FeatureBatch {
-  return {
-    rows: job.rows,
-    label: job.label ? new Uint8Array(job.label, 0, job.rows) : null,
-    dense: job.columns.slice(0, NUM_DENSE).map((b) => new Float32Array(b, 0, job.rows)),
-    cats: job.columns.slice(NUM_DENSE, NUM_DENSE + NUM_CAT).map((b) => new Uint32Array(b, 0, job.rows)),
-  };
-}
-
-/** The whole-buffer columns of a batch whose arrays each own their ArrayBuffer from offset 0. */
-export function batchToJobColumns(batch: FeatureBatch): { columns: ArrayBuffer[]; label: ArrayBuffer | null } {
-  const own = (a: Uint8Array | Float32Array | Uint32Array) => {
-    if (a.byteOffset !== 0) throw new Error('shard buffers must start at offset 0');
-    return a.buffer as ArrayBuffer;
-  };
-  return { columns: [...batch.dense.map(own), ...batch.cats.map(own)], label: batch.label ? own(batch.label) : null };
-}
+export { batchBuffers, batchToJobColumns, jobToBatch, type EncodeJob, type EncodeReply } from './shard-job.js';
 
 export interface EncodeResult {
   bytes: number;

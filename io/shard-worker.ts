@@ -7,8 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import { encodeShardPieces, writePiecesDurably } from './shard-format.js';
 import { errorForTransfer } from '../core/errors.js';
-import type { EncodeJob, EncodeReply } from './shard-pool.js';
-import { jobToBatch, batchBuffers } from './shard-pool.js';
+import { jobToBatch, batchBuffers, type EncodeJob, type EncodeReply } from './shard-job.js';
 
 // One job at a time per worker (the pool hands a worker its next job only after its reply).
 parentPort!.on('message', async (job: EncodeJob) => {
