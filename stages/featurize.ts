@@ -21,7 +21,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { NUM_CAT, NUM_DENSE, type SourcedFeatureBatch } from '../core/schema.js';
 import type { RawBatch } from './parse.js';
-import { catId, denseFeature, resolveFeaturizeOptions, type FeatureColumns, type FeaturizeOptions, type ResolvedFeaturizeOptions } from './featurize-kernel.js';
+import { catId, denseFeature, log1pTable, resolveFeaturizeOptions, type FeatureColumns, type FeaturizeOptions, type ResolvedFeaturizeOptions } from './featurize-kernel.js';
 export { catId, resolveFeaturizeOptions, UNBUCKETED, type FeatureColumns, type FeaturizeOptions, type ResolvedFeaturizeOptions } from './featurize-kernel.js';
 
 export type { RowSource, SourcedFeatureBatch } from '../core/schema.js';
@@ -34,11 +34,12 @@ export type { RowSource, SourcedFeatureBatch } from '../core/schema.js';
 export function featurizeInto(raw: RawBatch, out: FeatureColumns, at: number, opts: FeaturizeOptions | ResolvedFeaturizeOptions = {}): void {
   const { buckets, seed } = resolveFeaturizeOptions(opts);
   const n = raw.rows;
+  const table = log1pTable();
   if (out.label && raw.label) out.label.set(raw.label.subarray(0, n), at);
   for (let i = 0; i < NUM_DENSE; i++) {
     const src = raw.ints[i];
     const dst = out.dense[i];
-    for (let r = 0; r < n; r++) dst[at + r] = denseFeature(src[r]);
+    for (let r = 0; r < n; r++) dst[at + r] = denseFeature(src[r], table);
   }
   for (let f = 0; f < NUM_CAT; f++) {
     const vals = raw.cats[f];
@@ -51,18 +52,36 @@ export function featurizeInto(raw: RawBatch, out: FeatureColumns, at: number, op
 
 /** Pure: a new FeatureBatch (the label array is shared with `raw`, not copied). */
 export function featurizeBatch(raw: RawBatch, opts: FeaturizeOptions | ResolvedFeaturizeOptions = {}): SourcedFeatureBatch {
+  // Its own column walk rather than featurizeInto on fresh columns: fresh arrays are
+  // zero-filled, so it writes only the non-zero cells (empty and non-positive fields
+  // stay 0, as the kernel would make them).
+  const { buckets, seed } = resolveFeaturizeOptions(opts);
   const n = raw.rows;
-  const out: FeatureColumns = {
-    label: null,
-    dense: Array.from({ length: NUM_DENSE }, () => new Float32Array(n)),
-    cats: Array.from({ length: NUM_CAT }, () => new Uint32Array(n)),
-  };
-  featurizeInto(raw, out, 0, opts);
+  const table = log1pTable();
+  const dense: Float32Array[] = new Array(NUM_DENSE);
+  for (let i = 0; i < NUM_DENSE; i++) {
+    const src = raw.ints[i];
+    const dst = new Float32Array(n);
+    for (let r = 0; r < n; r++) {
+      const x = src[r];
+      if (x > 0) dst[r] = denseFeature(x, table);
+    }
+    dense[i] = dst;
+  }
+  const cats: Uint32Array[] = new Array(NUM_CAT);
+  for (let f = 0; f < NUM_CAT; f++) {
+    const vals = raw.cats[f];
+    const present = raw.catPresent[f];
+    const dst = new Uint32Array(n);
+    const nf = buckets[f];
+    for (let r = 0; r < n; r++) if (present[r] !== 0) dst[r] = catId(vals[r], f, seed, nf);
+    cats[f] = dst;
+  }
   return {
     rows: n,
     label: raw.label,
-    dense: out.dense,
-    cats: out.cats,
+    dense,
+    cats,
     source: { file: raw.file, fileIndex: raw.fileIndex, firstRow: raw.firstRow, firstLine: raw.firstLine, lines: raw.lines },
   };
 }

@@ -24,7 +24,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { PipelineError, invalidOption } from '../core/errors.js';
 import { CAT_NAMES, DENSE_NAMES, NUM_CAT, NUM_DENSE } from '../core/schema.js';
 import { isInputMarker } from '../input/open.js';
-import { catId, denseFeature, resolveFeaturizeOptions, type FeatureColumns, type FeaturizeOptions, type ResolvedFeaturizeOptions } from './featurize-kernel.js';
+import { catId, denseFeature, log1pTable, resolveFeaturizeOptions, type FeatureColumns, type FeaturizeOptions, type ResolvedFeaturizeOptions } from './featurize-kernel.js';
 
 /** Columnar rows as parsed, before featurize. Arrays are exactly `rows` long. */
 export interface RawBatch {
@@ -506,6 +506,7 @@ export class TsvParser {
    */
   private parseRowDirect(buf: Buffer, start: number, end: number, b: FeatureColumns, r: number): boolean {
     const buckets = this.directBuckets;
+    const table = log1pTable();
     const seed = this.directSeed;
     let p = start;
     if (b.label) {
@@ -545,7 +546,7 @@ export class TsvParser {
           v = Number(buf.toString('latin1', digits, p));
           if (v === Infinity) return false; // over ~309 digits: not a count
         }
-        col[r] = denseFeature(neg ? -v : v);
+        col[r] = denseFeature(neg ? -v : v, table);
       }
       p++;
     }
