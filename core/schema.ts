@@ -19,6 +19,26 @@ export interface FeatureBatch {
   cats: Uint32Array[];
 }
 
+/** Where a batch's rows came from: one input file per batch, and each row's line in it. */
+export interface RowSource {
+  file: string;
+  /** Position of `file` among the inputs (0-based). */
+  fileIndex: number;
+  /** Index of the batch's first row among all rows accepted so far, across files (0-based). */
+  firstRow: number;
+  /** Line number (1-based) of the first row; same as lines[0]. */
+  firstLine: number;
+  /** Line number (1-based, within `file`) of each row. */
+  lines: Float64Array;
+}
+
+/**
+ * A FeatureBatch with its provenance, as featurize and the parallel parser attach
+ * it; the shard sink records it per shard and resumes by it. Batches without it
+ * (read back from shards, say) are accepted too: their shards record no source.
+ */
+export type SourcedFeatureBatch = FeatureBatch & { source?: RowSource };
+
 export function emptyFeatureBatch(rows: number, labeled = true): FeatureBatch {
   return {
     rows,

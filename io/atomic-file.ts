@@ -1,6 +1,12 @@
 /**
- * Crash-safe file writes, shared by shards' manifests, checkpoints and saved models:
- * a reader (or a resumed run) sees either the old file or the whole new one.
+ * Crash-safe file writes, the one way the project replaces a file: shards and their
+ * manifest, checkpoints, saved models, mapping files. A reader (or a resumed run)
+ * sees either the old file or the whole new one, never a torn one.
+ *
+ * The recipe: write a temp file in the same directory, fsync it, rename it over the
+ * target, fsync the directory. writeFileAtomic does all of it; stageFile splits it in
+ * two for writers whose bytes are written elsewhere (a shard encoded and fsynced on a
+ * worker) and committed later, in order.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -19,28 +25,68 @@ export async function syncDir(dir: string): Promise<void> {
 }
 
 /**
- * The temp name writeFileAtomic uses for `file`: hidden, same directory, unique per
- * process and moment. Cleaners of a killed run's leftovers match this shape.
+ * The temp name used for `file`: hidden, same directory (a rename across file
+ * systems would not be atomic), unique per process and moment. Cleaners of a killed
+ * run's leftovers (io/shard-output.ts) match this shape.
  */
 export function tempNameFor(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
 }
 
-/** Temp file in the same directory, fsync, rename over `file`, fsync the directory. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array | readonly Uint8Array[]): Promise<void> {
-  const dir = path.dirname(file);
+/** A file being written under its temp name: write `tmp` (and fsync it), then commit or discard. */
+export interface StagedFile {
+  readonly file: string;
+  readonly tmp: string;
+  /** Renames tmp over file and fsyncs the directory. tmp must be complete and fsynced. */
+  commit(): Promise<void>;
+  /** Removes tmp (if it exists); the target is untouched. */
+  discard(): Promise<void>;
+}
+
+export function stageFile(file: string): StagedFile {
   const tmp = tempNameFor(file);
-  const fh = await fsp.open(tmp, 'w');
+  return {
+    file,
+    tmp,
+    async commit() {
+      await fsp.rename(tmp, file);
+      await syncDir(path.dirname(file));
+    },
+    async discard() {
+      await fsp.rm(tmp, { force: true });
+    },
+  };
+}
+
+export type FileContent = string | Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+
+/**
+ * Temp file in the same directory, fsync, rename over `file`, fsync the directory.
+ * `data` may be chunks (an Arrow writer, say): they are written as they come.
+ * Resolves to the bytes written.
+ */
+export async function writeFileAtomic(file: string, data: FileContent): Promise<number> {
+  const staged = stageFile(file);
+  const fh = await fsp.open(staged.tmp, 'w');
+  let bytes = 0;
   try {
-    if (typeof data === 'string' || data instanceof Uint8Array) await fh.writeFile(data);
-    else for (const chunk of data) await fh.write(chunk);
+    if (typeof data === 'string' || data instanceof Uint8Array) {
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      await fh.writeFile(buf);
+      bytes = buf.byteLength;
+    } else {
+      for await (const chunk of data) {
+        await fh.write(chunk);
+        bytes += chunk.byteLength;
+      }
+    }
     await fh.sync();
   } catch (err) {
     await fh.close().catch(() => {});
-    await fsp.rm(tmp, { force: true });
+    await staged.discard();
     throw err;
   }
   await fh.close();
-  await fsp.rename(tmp, file);
-  await syncDir(dir);
+  await staged.commit();
+  return bytes;
 }

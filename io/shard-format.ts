@@ -14,7 +14,7 @@ import * as parquetWasm from 'parquet-wasm';
 import { featureBatchToTable, tableToFeatureBatches } from './arrow-batch.js';
 import type { FeatureBatch } from '../core/schema.js';
 import type { ShardFormat } from './manifest.js';
-import { PipelineError } from '../core/errors.js';
+import { PipelineError, invalidOption } from '../core/errors.js';
 
 function parquetWriterProps(): parquetWasm.WriterProperties {
   // Built per call: writeParquet takes ownership of (frees) the properties it is given,
@@ -43,7 +43,13 @@ export function parquetToTable(bytes: Uint8Array, where: string): Table {
   }
 }
 
+/** A format from outside the type system (a worker message, a manifest) is checked, not taken for Arrow. */
+function checkFormat(format: ShardFormat): void {
+  if (format !== 'parquet' && format !== 'arrow') throw invalidOption('format', "must be 'parquet' or 'arrow'", format);
+}
+
 export function encodeShard(batch: FeatureBatch, format: ShardFormat): Uint8Array {
+  checkFormat(format);
   const table = featureBatchToTable(batch);
   return format === 'parquet' ? tableToParquet(table) : tableToIPC(table, 'file');
 }
@@ -55,6 +61,7 @@ export function encodeShard(batch: FeatureBatch, format: ShardFormat): Uint8Arra
  * never joined into one buffer (tableToIPC would copy every column once more).
  */
 export async function encodeShardPieces(batch: FeatureBatch, format: ShardFormat): Promise<Uint8Array[]> {
+  checkFormat(format);
   if (format === 'parquet') return [encodeShard(batch, format)];
   const writer = RecordBatchFileWriter.writeAll(featureBatchToTable(batch));
   const pieces: Uint8Array[] = [];

@@ -6,54 +6,29 @@
 import { Worker } from 'node:worker_threads';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { NUM_CAT, NUM_DENSE, type FeatureBatch } from '../core/schema.js';
-import { PipelineError } from '../core/errors.js';
+import { PipelineError, errorFromWorker, invalidOption } from '../core/errors.js';
+import { batchBuffers, batchToJobColumns, type EncodeJob, type EncodeReply } from './shard-job.js';
 import { encodeShardPieces, writePiecesDurably } from './shard-format.js';
 import type { ShardFormat } from './manifest.js';
 
-export interface EncodeJob {
-  id: number;
-  format: ShardFormat;
-  tmpPath: string;
-  rows: number;
-  /** NUM_DENSE float32 buffers then NUM_CAT uint32 buffers (capacity may exceed rows). */
-  columns: ArrayBuffer[];
-  label: ArrayBuffer | null;
-}
-
-export interface EncodeReply {
-  id: number;
-  bytes?: number;
-  error?: string;
-  columns: ArrayBuffer[];
-  label: ArrayBuffer | null;
-}
-
-export function batchBuffers(x: { columns: ArrayBuffer[]; label: ArrayBuffer | null }): ArrayBuffer[] {
-  return x.label ? [...x.columns, x.label] : [...x.columns];
-}
-
-export function jobToBatch(job: EncodeJob): FeatureBatch {
-  return {
-    rows: job.rows,
-    label: job.label ? new Uint8Array(job.label, 0, job.rows) : null,
-    dense: job.columns.slice(0, NUM_DENSE).map((b) => new Float32Array(b, 0, job.rows)),
-    cats: job.columns.slice(NUM_DENSE, NUM_DENSE + NUM_CAT).map((b) => new Uint32Array(b, 0, job.rows)),
-  };
-}
-
-/** The whole-buffer columns of a batch whose arrays each own their ArrayBuffer from offset 0. */
-export function batchToJobColumns(batch: FeatureBatch): { columns: ArrayBuffer[]; label: ArrayBuffer | null } {
-  const own = (a: Uint8Array | Float32Array | Uint32Array) => {
-    if (a.byteOffset !== 0) throw new Error('shard buffers must start at offset 0');
-    return a.buffer as ArrayBuffer;
-  };
-  return { columns: [...batch.dense.map(own), ...batch.cats.map(own)], label: batch.label ? own(batch.label) : null };
-}
+export { batchBuffers, batchToJobColumns, jobToBatch, type EncodeJob, type EncodeReply } from './shard-job.js';
 
 export interface EncodeResult {
   bytes: number;
   /** The shard's column buffers, handed back for reuse. */
   batch: FeatureBatch;
+}
+
+/**
+ * What encode rejects with, on this thread or a worker alike: a PipelineError as it
+ * was thrown (its code and context intact), anything else (a full disk, a bug in an
+ * encoder) as ERR_SHARD_WRITE naming the file, with the system code kept as `cause`.
+ */
+function shardWriteError(err: unknown, tmpPath: string): PipelineError {
+  if (err instanceof PipelineError) return err;
+  const code = (err as { code?: unknown })?.code;
+  const context = typeof code === 'string' ? { file: tmpPath, cause: code } : { file: tmpPath };
+  return new PipelineError('ERR_SHARD_WRITE', `encoding shard failed: ${(err as Error)?.message ?? String(err)}`, context);
 }
 
 export class ShardEncoderPool {
@@ -66,14 +41,15 @@ export class ShardEncoderPool {
   private closed = false;
 
   constructor({ size = 2 }: { size?: number } = {}) {
-    if (!Number.isInteger(size) || size < 0) throw new PipelineError('ERR_INVALID_OPTION', `Invalid option concurrency: must be a non-negative integer, got ${JSON.stringify(size)}`);
+    if (!Number.isInteger(size) || size < 0) throw invalidOption('concurrency', 'must be a non-negative integer', size);
     this.size = size;
     this.limit = pLimit(Math.max(1, size));
   }
 
   /** Encodes `batch` (rows 0..batch.rows of whole-buffer columns) into tmpPath, fsynced. */
   encode(batch: FeatureBatch, format: ShardFormat, tmpPath: string): Promise<EncodeResult> {
-    return this.limit(() => (this.size === 0 ? this.encodeHere(batch, format, tmpPath) : this.encodeInWorker(batch, format, tmpPath)));
+    const work = () => (this.size === 0 ? this.encodeHere(batch, format, tmpPath) : this.encodeInWorker(batch, format, tmpPath));
+    return this.limit(() => work().catch((err: unknown) => Promise.reject(shardWriteError(err, tmpPath))));
   }
 
   private async encodeHere(batch: FeatureBatch, format: ShardFormat, tmpPath: string): Promise<EncodeResult> {
@@ -121,7 +97,7 @@ export class ShardEncoderPool {
       dense: reply.columns.slice(0, NUM_DENSE).map((b) => new Float32Array(b)),
       cats: reply.columns.slice(NUM_DENSE).map((b) => new Uint32Array(b)),
     };
-    if (reply.error !== undefined) throw new PipelineError('ERR_SHARD_WRITE', `encoding shard failed: ${reply.error}`, { file: tmpPath });
+    if (reply.error !== undefined) throw errorFromWorker(reply.error);
     return { bytes: reply.bytes!, batch: back };
   }
 

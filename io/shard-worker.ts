@@ -6,18 +6,19 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { encodeShardPieces, writePiecesDurably } from './shard-format.js';
-import type { EncodeJob, EncodeReply } from './shard-pool.js';
-import { jobToBatch, batchBuffers } from './shard-pool.js';
+import { errorForTransfer } from '../core/errors.js';
+import { jobToBatch, batchBuffers, type EncodeJob, type EncodeReply } from './shard-job.js';
 
 // One job at a time per worker (the pool hands a worker its next job only after its reply).
 parentPort!.on('message', async (job: EncodeJob) => {
-  const batch = jobToBatch(job);
   let reply: EncodeReply;
   try {
+    const batch = jobToBatch(job);
     const bytes = writePiecesDurably(job.tmpPath, await encodeShardPieces(batch, job.format));
     reply = { id: job.id, bytes, columns: job.columns, label: job.label };
   } catch (err) {
-    reply = { id: job.id, error: (err as Error).message ?? String(err), columns: job.columns, label: job.label };
+    // Posted as a WorkerError: a thrown Error would lose its code and context in the clone.
+    reply = { id: job.id, error: errorForTransfer(err), columns: job.columns, label: job.label };
   }
   parentPort!.postMessage(reply, batchBuffers(reply));
 });

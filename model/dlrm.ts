@@ -9,13 +9,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { invalidOption, PipelineError } from '../core/errors.js';
+import { NUM_DENSE } from '../core/schema.js';
 import { selectBackend } from './backend.js';
 import { createEmbedding, EMBEDDING_IMPLS, GPU_EMBEDDING_IMPLS, NUM_FEATURES, type EmbeddingLayer, type NamedArray } from './embedding/index.js';
 import { FusedDlrm } from './fused/step.js';
 import { fillNormal, paramRng } from './init.js';
 import type { Dlrm, DlrmConfig, ModelState, TrainBatch } from './types.js';
-
-export const NUM_DENSE = 13;
 
 export interface CreateDlrmOptions {
   /** auto | tensorflow | webgpu | wasm | cpu (see selectBackend). */

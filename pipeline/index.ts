@@ -5,7 +5,7 @@
  *   await pipeline(openInput('train.txt.gz'), parseTsv(), featurize({ buckets: 1e6 }), myStage, sink);
  */
 export * from '../core/schema.js';
-export { PipelineError, invalidOption } from '../core/errors.js';
+export { PipelineError, invalidOption, type ErrorCode, type ErrorContext } from '../core/errors.js';
 export { exactAuc, logLoss, accuracy } from '../core/metrics.js';
 
 // Ingest: bytes -> raw columnar batches -> featurized batches.

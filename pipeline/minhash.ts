@@ -15,7 +15,7 @@ import { invalidOption, PipelineError } from '../core/errors.js';
 import type { FeatureBatch } from '../core/schema.js';
 import { readFeatureBatches, readManifest } from '../io/read-shards.js';
 import { loadPartial, writeMapping, writePartial } from '../scma/mapping-file.js';
-import { DEFAULT_DIM, DEFAULT_NUM_HASH, DEFAULT_SAMPLE, DEFAULT_SEED, MinHashReducer } from '../scma/reduce.js';
+import { DEFAULT_DIM, DEFAULT_NUM_HASH, DEFAULT_SAMPLE, DEFAULT_SEED, MinHashReducer, sampleRows } from '../scma/reduce.js';
 
 export interface MinHashOptions {
   /** A preprocess output dir, one shard, or '-' (Arrow IPC stream on stdin); or give `merge`. */
@@ -87,19 +87,21 @@ export async function computeMapping(opts: MinHashOptions): Promise<Record<strin
     log(`merged ${merge.length} partials: ${reducer.inputRows} input rows, ${reducer.sampledRows} sampled`);
   } else {
     const src = await openSource(input!, args.part, firstRowOpt);
-    reducer = new MinHashReducer({ sample, seed });
-    reducer.nextRow = src.firstRow;
     let lastLog = performance.now();
     try {
-      for await (const batch of src.batches) {
-        reducer.add(batch);
-        const now = performance.now();
-        if (now - lastLog > 2000) {
+      reducer = await sampleRows(src.batches, {
+        sample,
+        seed,
+        firstRowIndex: src.firstRow,
+        totalRows: src.totalRows,
+        onProgress: (rows, total) => {
+          const now = performance.now();
+          if (now - lastLog <= 2000) return;
           lastLog = now;
-          const pct = src.totalRows ? ` (${((100 * reducer.inputRows) / src.totalRows).toFixed(1)}%)` : '';
-          log(`${reducer.inputRows.toLocaleString('en-US')} rows read${pct}, ${((now - started) / 1000).toFixed(1)} s`);
-        }
-      }
+          const pct = total ? ` (${((100 * rows) / total).toFixed(1)}%)` : '';
+          log(`${rows.toLocaleString('en-US')} rows read${pct}, ${((now - started) / 1000).toFixed(1)} s`);
+        },
+      });
     } catch (err) {
       throw categoricalError(err);
     }

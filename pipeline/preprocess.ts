@@ -28,7 +28,6 @@ import { featurize } from '../stages/featurize.js';
 import { parseFeaturizeParallel } from '../stages/parallel-parse.js';
 import { RejectsWriter } from '../stages/rejects.js';
 import { MANIFEST_VERSION, type ManifestConfig, type ShardFormat } from '../io/manifest.js';
-import { openShardOutput } from '../io/shard-output.js';
 import { shardSink } from '../stages/shard-sink.js';
 import { arrowStreamEncoder } from '../io/arrow-stream.js';
 
@@ -160,21 +159,23 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
       seed,
       version: MANIFEST_VERSION,
     };
-    const { manifest, existed } = await openShardOutput({ dir: out, config, overwrite });
-    const before = manifest.rows;
-    if (manifest.complete) {
-      log?.(`preprocess: ${out} is already complete (${manifest.rows} rows in ${manifest.shards.length} shards); nothing to do`);
-      return { ...finishSummary({ out, format, rows: manifest.rows, shards: manifest.shards.length, newRows: 0, resumed: true }), rejects: manifest.rejected ?? {}, rejected: Object.values(manifest.rejected ?? {}).reduce((a, b) => a + b, 0) };
-    }
-    if (before > 0) log?.(`preprocess: resuming ${out}: ${before} rows in ${manifest.shards.length} shards already committed`);
     const sink = shardSink({
       dir: out,
-      manifest,
+      config,
+      overwrite,
       concurrency,
       rollbackOnError: onBadRow === 'fail',
       beforeComplete: (m) => (m.rejected = rejectCounts()),
     });
-    sink.manifestWasNew = !existed;
+    // The sink opens the output (resume, overwrite or refusal) before any input is read.
+    const manifest = await sink.opened();
+    const before = manifest.rows;
+    if (manifest.complete) {
+      sink.destroy();
+      log?.(`preprocess: ${out} is already complete (${manifest.rows} rows in ${manifest.shards.length} shards); nothing to do`);
+      return { ...finishSummary({ out, format, rows: manifest.rows, shards: manifest.shards.length, newRows: 0, resumed: true }), rejects: manifest.rejected ?? {}, rejected: Object.values(manifest.rejected ?? {}).reduce((a, b) => a + b, 0) };
+    }
+    if (before > 0) log?.(`preprocess: resuming ${out}: ${before} rows in ${manifest.shards.length} shards already committed`);
     try {
       await pipeline([...featurized(), tap, sink]);
     } catch (err) {

@@ -17,7 +17,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { hash2 } from '../core/hash.js';
 import { PipelineError, invalidOption } from '../core/errors.js';
-import { NUM_CAT, type FeatureBatch } from '../core/schema.js';
+import { NUM_CAT, NUM_DENSE, type FeatureBatch } from '../core/schema.js';
 import { evaluate, type EvalMetrics } from '../core/metrics.js';
 import type { Dlrm, DlrmConfig, EmbeddingSpec, LocationCodes, TrainBatch, Vocabulary } from '../model/types.js';
 import { readArrowStream, readFeatureBatches, readManifest, type Manifest } from '../io/read-shards.js';
@@ -219,7 +219,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     input,
     stdin,
     embeddingDim = 16,
-    bottomMlp = [13, 64, embeddingDim],
+    bottomMlp = [NUM_DENSE, 64, embeddingDim],
     topMlp = [64, 1],
     learningRate = 0.1,
     embeddingOptimizer = 'sgd',
@@ -551,7 +551,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
       const state = await model.exportState();
       await saveModel(path.join(outDir, 'model'), {
         state: { ...state, optimizer: [] },
-        topology: { embeddingDim, bottomMlp, topMlp, interaction: 'dot', numDense: 13, numCat: NUM_CAT },
+        topology: { embeddingDim, bottomMlp, topMlp, interaction: 'dot', numDense: NUM_DENSE, numCat: NUM_CAT },
         embedding: saved!,
         featurize: src.manifest ? { buckets: src.manifest.config.buckets ?? null, seed: src.manifest.config.seed ?? 0 } : null,
         training: { steps: step, epochs: nEpochs, batchSize, learningRate, embeddingOptimizer, seed },

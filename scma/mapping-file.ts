@@ -7,13 +7,13 @@
  *   serves every memory size.
  * - a partial ("scma-sample", from `minhash --partial`): the sampled rows of one part of
  *   the input, columns row (float64 global row index) and cats (FixedSizeList<uint32>[26]),
- *   sorted by row. Parts merge exactly (see stages/minhash/reduce.ts), and a partial is
+ *   sorted by row. Parts merge exactly (see scma/reduce.ts), and a partial is
  *   independent of d and K: 13 MB at P=125k where K x d minima would take ~1 KB a value.
  *
- * Writes are deterministic (fixed order, fixed metadata order) and atomic (temp + rename).
+ * Writes are deterministic (fixed order, fixed metadata order) and atomic
+ * (io/atomic-file.ts: temp file, fsync, rename, fsync of the directory).
  */
 import { promises as fsp } from 'node:fs';
-import path from 'node:path';
 import {
   Field,
   FixedSizeList,
@@ -30,6 +30,7 @@ import {
   type Table,
 } from 'apache-arrow';
 import { PipelineError } from '../core/errors.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import { ScmaMapping, MAPPING_VERSION, type ScmaMeta } from './mapping.js';
 import { MinHashReducer } from './reduce.js';
 import { HASH_FAMILY } from './codes.js';
@@ -66,22 +67,7 @@ async function writeBatches(file: string, schema: Schema, total: number, rowByte
     if (total === 0) break;
   }
   writer.finish();
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const fh = await fsp.open(tmp, 'w');
-  let bytes = 0;
-  try {
-    for await (const chunk of writer) {
-      await fh.write(chunk);
-      bytes += chunk.byteLength;
-    }
-    await fh.close();
-  } catch (err) {
-    await fh.close().catch(() => {});
-    await fsp.rm(tmp, { force: true });
-    throw err;
-  }
-  await fsp.rename(tmp, file);
-  return bytes;
+  return writeFileAtomic(file, writer);
 }
 
 function metaMap(entries: [string, string | number][]): Map<string, string> {

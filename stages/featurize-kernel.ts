@@ -51,23 +51,43 @@ export function resolveFeaturizeOptions(opts: FeaturizeOptions | ResolvedFeaturi
   return out;
 }
 
-/** The id of present value `value` (uint32) of categorical feature `feature` (0-based). */
-export function catId(value: number, feature: number, seed = 0, buckets = UNBUCKETED): number {
-  return 1 + (hash2(value, feature, seed) % (buckets - 1));
-}
-
 /**
  * log1p of the small integers that make up nearly all Criteo counts, already
  * rounded to float32: the same numbers Math.log1p gives, at a table lookup's cost.
  */
 export const LOG1P_TABLE_SIZE = 1 << 16;
-let log1pTable: Float32Array | null = null;
-export function getLog1pTable(): Float32Array {
-  if (!log1pTable) {
-    log1pTable = new Float32Array(LOG1P_TABLE_SIZE);
-    for (let x = 0; x < LOG1P_TABLE_SIZE; x++) log1pTable[x] = Math.log1p(x);
-  }
-  return log1pTable;
+const LOG1P_TABLE = new Float32Array(LOG1P_TABLE_SIZE);
+for (let x = 0; x < LOG1P_TABLE_SIZE; x++) LOG1P_TABLE[x] = Math.log1p(x);
+
+/**
+ * The table, for a caller's loop to hold in a local and pass to denseFeature: a
+ * module-level binding read per value costs V8 a context load and a TDZ check
+ * each time; a local costs neither.
+ */
+export function log1pTable(): Float32Array {
+  return LOG1P_TABLE;
+}
+
+/**
+ * THE dense transform, DLRM's log(1 + max(x, 0)): NaN (an empty field), negatives
+ * and -0 give 0. The one place it is written: featurizeInto, featurizeBatch and the
+ * parser's direct mode all call it, so the paths cannot drift apart.
+ */
+export function denseFeature(x: number, table: Float32Array): number {
+  return x > 0 ? (x < LOG1P_TABLE_SIZE && (x | 0) === x ? table[x] : Math.log1p(x)) : 0;
+}
+
+/**
+ * THE category id of present value `value` (uint32) of categorical feature `feature`
+ * (0-based) with `buckets` ids: 1 + hash2(value, feature, seed) % (buckets - 1). An
+ * empty field is id 0 and never reaches this function. Unbucketed (2^32 ids) skips
+ * the float modulo: h % (2^32 - 1) is h itself except for h = 2^32 - 1, which wraps
+ * to 0 (id 1). Called per value by featurizeInto and the parser's direct mode.
+ */
+export function catId(value: number, feature: number, seed = 0, buckets = UNBUCKETED): number {
+  const h = hash2(value, feature, seed);
+  if (buckets === UNBUCKETED) return h === 0xffffffff ? 1 : h + 1;
+  return 1 + (h % (buckets - 1));
 }
 
 /** Columns that featurizeInto fills: at least `at + raw.rows` long each. */

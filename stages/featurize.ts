@@ -6,7 +6,7 @@
  *
  * Categorical: the hex value v (uint32) of feature f (0-based, c1 is 0) gets
  *
- *     h  = hash2(v, f, seed)                  (pipeline/hash.ts, murmur3 mixing)
+ *     h  = hash2(v, f, seed)                  (core/hash.ts, murmur3 mixing)  
  *     id = 1 + h % (N - 1)                    for a present value
  *     id = 0                                  for an empty field
  *
@@ -19,74 +19,52 @@
  * every machine.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { hash2 } from '../core/hash.js';
-import { NUM_CAT, NUM_DENSE, type FeatureBatch } from '../core/schema.js';
+import { NUM_CAT, NUM_DENSE, type SourcedFeatureBatch } from '../core/schema.js';
 import type { RawBatch } from './parse.js';
-import { getLog1pTable, LOG1P_TABLE_SIZE, resolveFeaturizeOptions, UNBUCKETED, type FeatureColumns, type FeaturizeOptions, type ResolvedFeaturizeOptions } from './featurize-kernel.js';
+import { catId, denseFeature, log1pTable, resolveFeaturizeOptions, type FeatureColumns, type FeaturizeOptions, type ResolvedFeaturizeOptions } from './featurize-kernel.js';
 export { catId, resolveFeaturizeOptions, UNBUCKETED, type FeatureColumns, type FeaturizeOptions, type ResolvedFeaturizeOptions } from './featurize-kernel.js';
 
-/** Where a batch's rows came from (carried along so sinks can record provenance and resume). */
-export interface RowSource {
-  file: string;
-  fileIndex: number;
-  firstRow: number;
-  firstLine: number;
-  lines: Float64Array;
-}
-
-export type SourcedFeatureBatch = FeatureBatch & { source?: RowSource };
+export type { RowSource, SourcedFeatureBatch } from '../core/schema.js';
 
 /**
  * Pure: writes raw's rows featurized into `out` from row `at` on (every cell is
  * written, so `out` may be a reused buffer). The label is copied when `out` has one.
+ * The arithmetic is the kernel's (featurize-kernel.ts); this is only the column walk.
  */
 export function featurizeInto(raw: RawBatch, out: FeatureColumns, at: number, opts: FeaturizeOptions | ResolvedFeaturizeOptions = {}): void {
   const { buckets, seed } = resolveFeaturizeOptions(opts);
   const n = raw.rows;
-  const table = getLog1pTable();
+  const table = log1pTable();
   if (out.label && raw.label) out.label.set(raw.label.subarray(0, n), at);
   for (let i = 0; i < NUM_DENSE; i++) {
     const src = raw.ints[i];
     const dst = out.dense[i];
-    for (let r = 0; r < n; r++) {
-      const x = src[r];
-      // NaN (empty) and negatives -> 0.
-      dst[at + r] = x > 0 ? (x < LOG1P_TABLE_SIZE && (x | 0) === x ? table[x] : Math.log1p(x)) : 0;
-    }
+    for (let r = 0; r < n; r++) dst[at + r] = denseFeature(src[r], table);
   }
   for (let f = 0; f < NUM_CAT; f++) {
     const vals = raw.cats[f];
     const present = raw.catPresent[f];
     const dst = out.cats[f];
-    if (buckets[f] === UNBUCKETED) {
-      // 1 + h % (2^32 - 1), without a float modulo: only h = 2^32 - 1 wraps (to 1).
-      for (let r = 0; r < n; r++) {
-        if (present[r] !== 0) {
-          const h = hash2(vals[r], f, seed);
-          dst[at + r] = h === 0xffffffff ? 1 : h + 1;
-        } else dst[at + r] = 0;
-      }
-    } else {
-      const m = buckets[f] - 1;
-      for (let r = 0; r < n; r++) dst[at + r] = present[r] !== 0 ? 1 + (hash2(vals[r], f, seed) % m) : 0;
-    }
+    const nf = buckets[f];
+    for (let r = 0; r < n; r++) dst[at + r] = present[r] !== 0 ? catId(vals[r], f, seed, nf) : 0;
   }
 }
 
 /** Pure: a new FeatureBatch (the label array is shared with `raw`, not copied). */
 export function featurizeBatch(raw: RawBatch, opts: FeaturizeOptions | ResolvedFeaturizeOptions = {}): SourcedFeatureBatch {
-  // Kept apart from featurizeInto: fresh arrays are zero-filled, so this loop writes only non-zero cells.
+  // Its own column walk rather than featurizeInto on fresh columns: fresh arrays are
+  // zero-filled, so it writes only the non-zero cells (empty and non-positive fields
+  // stay 0, as the kernel would make them).
   const { buckets, seed } = resolveFeaturizeOptions(opts);
   const n = raw.rows;
-  const table = getLog1pTable();
+  const table = log1pTable();
   const dense: Float32Array[] = new Array(NUM_DENSE);
   for (let i = 0; i < NUM_DENSE; i++) {
     const src = raw.ints[i];
     const dst = new Float32Array(n);
     for (let r = 0; r < n; r++) {
       const x = src[r];
-      // NaN (empty) and negatives -> 0, which the zero-filled array already holds.
-      if (x > 0) dst[r] = x < LOG1P_TABLE_SIZE && (x | 0) === x ? table[x] : Math.log1p(x);
+      if (x > 0) dst[r] = denseFeature(x, table);
     }
     dense[i] = dst;
   }
@@ -95,18 +73,8 @@ export function featurizeBatch(raw: RawBatch, opts: FeaturizeOptions | ResolvedF
     const vals = raw.cats[f];
     const present = raw.catPresent[f];
     const dst = new Uint32Array(n);
-    if (buckets[f] === UNBUCKETED) {
-      // 1 + h % (2^32 - 1), without a float modulo: only h = 2^32 - 1 wraps (to 1).
-      for (let r = 0; r < n; r++) {
-        if (present[r] !== 0) {
-          const h = hash2(vals[r], f, seed);
-          dst[r] = h === 0xffffffff ? 1 : h + 1;
-        }
-      }
-    } else {
-      const m = buckets[f] - 1;
-      for (let r = 0; r < n; r++) if (present[r] !== 0) dst[r] = 1 + (hash2(vals[r], f, seed) % m);
-    }
+    const nf = buckets[f];
+    for (let r = 0; r < n; r++) if (present[r] !== 0) dst[r] = catId(vals[r], f, seed, nf);
     cats[f] = dst;
   }
   return {

@@ -18,11 +18,11 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { PipelineError, invalidOption } from '../core/errors.js';
+import { PipelineError, errorFromWorker, invalidOption } from '../core/errors.js';
 import { isInputMarker } from '../input/open.js';
 import { emptyParseStats, resolveParseOptions, type OnBadRow, type ParseStats, type RejectRecord } from './parse.js';
 import { resolveFeaturizeOptions } from './featurize-kernel.js';
-import type { SourcedFeatureBatch } from './featurize.js';
+import type { SourcedFeatureBatch } from '../core/schema.js';
 import { packedViews, releaseBatch, setRelease } from '../core/packed-batch.js';
 import type { ParseJob, ParseReply, ParseWorkerData } from './parse-worker.js';
 
@@ -293,9 +293,9 @@ export class ParallelParseTransform extends Transform {
     if (job.firstOfFile) this.lineOffset = 0;
     const off = this.lineOffset;
     if (r.error) {
-      const ctx = { ...r.error.context };
-      if (typeof ctx.line === 'number') ctx.line += off;
-      throw new PipelineError(r.error.code, r.error.message, ctx);
+      const context = { ...r.error.context };
+      if (typeof context.line === 'number') context.line += off;
+      throw errorFromWorker({ ...r.error, context });
     }
     for (const rec of r.rejects) {
       this.stats.rejected++;

@@ -8,7 +8,7 @@
  * before. That keeps workers independent of each other: no chunk waits on another.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { PipelineError } from '../core/errors.js';
+import { PipelineError, errorForTransfer, type WorkerError } from '../core/errors.js';
 import { TsvParser, type DirectRows, type ParseOptions, type RawBatch, type RejectRecord } from './parse.js';
 import { resolveFeaturizeOptions, type FeaturizeOptions } from './featurize-kernel.js';
 import { packedBytes, packedViews, type PackedColumns } from '../core/packed-batch.js';
@@ -43,7 +43,7 @@ export interface ParseReply {
   /** In 'skip' mode; `line` counts from the chunk's start and `raw` arrives as a Uint8Array. */
   rejects: RejectRecord[];
   /** In 'fail' mode: the first bad line (context.line counts from the chunk's start). */
-  error?: { code: string; message: string; context: Record<string, unknown> };
+  error?: WorkerError;
 }
 
 const { parse: parseOpts, featurize: featOpts } = workerData as ParseWorkerData;
@@ -109,12 +109,6 @@ function emit(_raw: RawBatch): void {
   throw new Error('parse worker: unexpected RawBatch in direct mode');
 }
 
-/** The message of a PipelineError without the "file, line N, field F: " prefix its constructor adds. */
-function bareMessage(err: PipelineError): string {
-  const prefix = new PipelineError(err.code, '', err.context).message;
-  return err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
-}
-
 parentPort!.on('message', (job: ParseJob) => {
   for (const b of job.reuse) if (free.length < 2) free.push(b);
   const bytes = new Uint8Array(job.bytes, 0, job.byteLength);
@@ -132,8 +126,8 @@ parentPort!.on('message', (job: ParseJob) => {
     parser.write(bytes, emit);
     parser.end(emit);
   } catch (err) {
-    const e = err instanceof PipelineError ? err : new PipelineError('ERR_INTERNAL', String((err as Error)?.stack ?? err));
-    error = { code: e.code, message: bareMessage(e), context: { ...e.context } };
+    // Anything but a PipelineError is a bug of ours: it still arrives coded.
+    error = errorForTransfer(err instanceof PipelineError ? err : new PipelineError('ERR_INTERNAL', String((err as Error)?.stack ?? err)));
     parser = newParser(); // its state is mid-line; the run stops anyway
   }
   const rows = target.rows;

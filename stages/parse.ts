@@ -24,8 +24,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { PipelineError, invalidOption } from '../core/errors.js';
 import { CAT_NAMES, DENSE_NAMES, NUM_CAT, NUM_DENSE } from '../core/schema.js';
 import { isInputMarker } from '../input/open.js';
-import { hash2 } from '../core/hash.js';
-import { getLog1pTable, LOG1P_TABLE_SIZE, resolveFeaturizeOptions, UNBUCKETED, type FeatureColumns, type FeaturizeOptions, type ResolvedFeaturizeOptions } from './featurize-kernel.js';
+import { catId, denseFeature, log1pTable, resolveFeaturizeOptions, type FeatureColumns, type FeaturizeOptions, type ResolvedFeaturizeOptions } from './featurize-kernel.js';
 
 /** Columnar rows as parsed, before featurize. Arrays are exactly `rows` long. */
 export interface RawBatch {
@@ -272,8 +271,8 @@ export class TsvParser {
   private discarding = false;
   private batch: BatchBuilder | null = null;
   private direct: DirectRows | null = null;
-  /** Per categorical feature: buckets - 1 (the modulus), in direct mode. */
-  private directMods = new Float64Array(NUM_CAT);
+  /** Per categorical feature: its number of ids, in direct mode. */
+  private directBuckets = new Float64Array(NUM_CAT);
   private directSeed = 0;
 
   constructor(opts: ParseOptions = {}) {
@@ -291,7 +290,7 @@ export class TsvParser {
    */
   setDirectOutput(target: DirectRows | null, featurize: FeaturizeOptions | ResolvedFeaturizeOptions = {}): void {
     const { buckets, seed } = resolveFeaturizeOptions(featurize);
-    for (let f = 0; f < NUM_CAT; f++) this.directMods[f] = buckets[f] - 1;
+    this.directBuckets.set(buckets);
     this.directSeed = seed;
     this.direct = target;
   }
@@ -500,10 +499,14 @@ export class TsvParser {
     return p > end || p === end;
   }
 
-  /** parseRow's twin for direct mode: accepts exactly the same lines, writes featurized values (as featurizeInto does). */
+  /**
+   * parseRow's twin for direct mode: accepts exactly the same lines and writes what
+   * featurizeInto would, through the same kernel (denseFeature, catId). An empty
+   * field is 0 in both columns, as the kernel defines it.
+   */
   private parseRowDirect(buf: Buffer, start: number, end: number, b: FeatureColumns, r: number): boolean {
-    const table = getLog1pTable();
-    const mods = this.directMods;
+    const buckets = this.directBuckets;
+    const table = log1pTable();
     const seed = this.directSeed;
     let p = start;
     if (b.label) {
@@ -543,8 +546,7 @@ export class TsvParser {
           v = Number(buf.toString('latin1', digits, p));
           if (v === Infinity) return false; // over ~309 digits: not a count
         }
-        // featurize's log(1 + max(x, 0)): negatives (and -0) -> 0.
-        col[r] = neg || v === 0 ? 0 : v < LOG1P_TABLE_SIZE && (v | 0) === v ? table[v] : Math.log1p(v);
+        col[r] = denseFeature(neg ? -v : v, table);
       }
       p++;
     }
@@ -557,13 +559,7 @@ export class TsvParser {
       const v = scanCat(buf, p, end);
       if (v === BAD_CAT) return false;
       p = catEnd;
-      if (v === EMPTY_CAT) b.cats[i][r] = 0;
-      else {
-        const m = mods[i];
-        const h = hash2(v, i, seed);
-        // featurize's id: 1 + h % m; unbucketed (m = 2^32 - 1) only h = m wraps, to 1.
-        b.cats[i][r] = m === UNBUCKETED - 1 ? (h === 0xffffffff ? 1 : h + 1) : 1 + (h % m);
-      }
+      b.cats[i][r] = v === EMPTY_CAT ? 0 : catId(v, i, seed, buckets[i]);
       p++;
     }
     // p is now the start of an extra field, if any: accept only one, empty, at the very end.

@@ -2,11 +2,16 @@
  * The shard sink: FeatureBatches in, Parquet or Arrow IPC shard files plus
  * DIR/manifest.json out.
  *
+ * The sink opens its output itself, in construct(), before the first batch is
+ * taken: a fresh start, a resume of an interrupted run with the same config, or a
+ * refusal (io/shard-output.ts). opened() says which, before any input is read.
+ *
  * Shard k always holds valid rows [k*S, (k+1)*S) of the input stream, whatever the
  * batch sizes upstream, so a rerun after a crash can skip the rows the manifest says
  * are committed and produce the very same remaining shards (resume). Each shard is
- * encoded on a worker, written under a temp name and fsynced there, then renamed into
- * place in shard order, and the manifest is rewritten atomically after each rename.
+ * encoded on a worker, written under its temp name and fsynced there, then committed
+ * (renamed into place, directory fsynced: io/atomic-file.ts's stageFile) in shard
+ * order, and the manifest is rewritten atomically after each commit.
  *
  * Memory stays bounded: _write calls back only once fewer than maxInFlight shards are
  * filled-but-uncommitted, so a slow disk or slow encoders stop the producer
@@ -15,18 +20,13 @@
 import { Writable } from 'node:stream';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { emptyFeatureBatch, NUM_CAT, NUM_DENSE, type FeatureBatch } from '../core/schema.js';
+import { emptyFeatureBatch, NUM_CAT, NUM_DENSE, type FeatureBatch, type SourcedFeatureBatch } from '../core/schema.js';
 import { PipelineError, invalidOption } from '../core/errors.js';
-import { shardFileName, syncDir, writeManifest, type Manifest, type ShardEntry, type ShardSource } from '../io/manifest.js';
+import { shardFileName, writeManifest, MANIFEST_FILE, type Manifest, type ManifestConfig, type ShardEntry, type ShardSource } from '../io/manifest.js';
+import { stageFile, type StagedFile } from '../io/atomic-file.js';
+import { openShardOutput } from '../io/shard-output.js';
 import { ShardEncoderPool } from '../io/shard-pool.js';
 import { releaseBatch } from '../core/packed-batch.js';
-
-/**
- * Provenance of a batch's rows as featurize attaches it (stages/featurize.ts): one
- * file per batch and each row's line in it. Batches without it are accepted too;
- * their shards just record no source.
- */
-export type SourcedFeatureBatch = FeatureBatch & { source?: { file: string; lines: ArrayLike<number> } };
 
 export interface CutShard {
   index: number;
@@ -122,15 +122,18 @@ export class ShardCutter {
 
 export interface ShardSinkOptions {
   dir: string;
-  /** The manifest to continue from (see openShardOutput); its config gives format and shardRows. */
-  manifest: Manifest;
+  /** The run's config: it gives format and shardRows, and decides whether an existing output may be resumed. */
+  config: ManifestConfig;
+  /** Replace whatever output `dir` holds instead of resuming it or refusing it. Default false. */
+  overwrite?: boolean;
   /** Encoder worker threads; 0 encodes on this thread. */
   concurrency?: number;
   /** Shards cut but not yet committed before _write waits (bounds memory). */
   maxInFlight?: number;
   /**
    * On error, delete the shards this run committed and put back the manifest it
-   * started from, so a failed run leaves the directory as it found it.
+   * started from (none, for a fresh output), so a failed run leaves the directory as
+   * it found it.
    */
   rollbackOnError?: boolean;
   onCommit?: (entry: ShardEntry, manifest: Manifest) => void;
@@ -138,44 +141,92 @@ export interface ShardSinkOptions {
   beforeComplete?: (manifest: Manifest) => void;
 }
 
+/** Emitted once construct() has opened the output (the manifest is then known). */
+const OPENED = 'opened';
+
 export class ShardSink extends Writable {
   readonly dir: string;
-  readonly manifest: Manifest;
+  /** The manifest this run continues and updates; set once the output is open (see opened()). */
+  manifest!: Manifest;
+  /** A manifest was on disk when the output was opened (resume, or already complete). */
+  existed = false;
   /** Shards cut and not yet committed; never above maxInFlight once _write has called back. */
   inFlight = 0;
   maxInFlightSeen = 0;
+  private readonly config: ManifestConfig;
+  private readonly overwrite: boolean;
   private readonly maxInFlight: number;
-  private readonly cutter: ShardCutter;
+  private cutter!: ShardCutter;
   private readonly pool: ShardEncoderPool;
-  private readonly initial: string;
+  /** The manifest as opened (JSON), put back by a rollback. */
+  private initial: string | null = null;
+  private lastWasPartial = false;
   private readonly rollbackOnError: boolean;
   private readonly onCommit?: ShardSinkOptions['onCommit'];
   private readonly beforeComplete?: ShardSinkOptions['beforeComplete'];
   private commitChain: Promise<void> = Promise.resolve();
   private readonly committedHere: string[] = [];
-  private readonly tmpFiles = new Set<string>();
+  private readonly staged = new Set<StagedFile>();
   private failure: Error | null = null;
   private waiters: (() => void)[] = [];
+  private cleanupDone: Promise<void> = Promise.resolve();
 
-  constructor({ dir, manifest, concurrency = 2, maxInFlight, rollbackOnError = false, onCommit, beforeComplete }: ShardSinkOptions) {
-    super({ objectMode: true, highWaterMark: 1 });
+  constructor({ dir, config, overwrite = false, concurrency = 2, maxInFlight, rollbackOnError = false, onCommit, beforeComplete }: ShardSinkOptions) {
+    // Checked before super(): Writable schedules _construct there, and a sink that throws must not go on to open its output.
     if (!Number.isInteger(concurrency) || concurrency < 0) throw invalidOption('concurrency', 'must be a non-negative integer', concurrency);
     const limit = maxInFlight ?? Math.max(1, concurrency) + 1;
     if (!Number.isInteger(limit) || limit < 1) throw invalidOption('maxInFlight', 'must be a positive integer', maxInFlight);
+    if (!Number.isInteger(config?.shardRows) || config.shardRows <= 0) throw invalidOption('shardRows', 'must be a positive integer', config?.shardRows);
+    super({ objectMode: true, highWaterMark: 1 });
     this.dir = dir;
-    this.manifest = manifest;
-    this.initial = JSON.stringify(manifest);
+    this.config = config;
+    this.overwrite = overwrite;
     this.maxInFlight = limit;
     this.rollbackOnError = rollbackOnError;
     this.onCommit = onCommit;
     this.beforeComplete = beforeComplete;
-    const last = manifest.shards[manifest.shards.length - 1];
-    this.lastWasPartial = last !== undefined && last.rows < manifest.config.shardRows;
-    this.cutter = new ShardCutter({ shardRows: manifest.config.shardRows, labeled: manifest.labeled, skipRows: manifest.rows, firstIndex: manifest.shards.length });
     this.pool = new ShardEncoderPool({ size: concurrency });
   }
 
-  private readonly lastWasPartial: boolean;
+  /** Opens (resumes, replaces or refuses) the output before the first write; Writable holds writes until it is done. */
+  override _construct(cb: (err?: Error | null) => void): void {
+    openShardOutput({ dir: this.dir, config: this.config, overwrite: this.overwrite }).then(
+      ({ manifest, existed }) => {
+        this.manifest = manifest;
+        this.existed = existed;
+        this.initial = JSON.stringify(manifest);
+        const last = manifest.shards[manifest.shards.length - 1];
+        this.lastWasPartial = last !== undefined && last.rows < manifest.config.shardRows;
+        this.cutter = new ShardCutter({ shardRows: manifest.config.shardRows, labeled: manifest.labeled, skipRows: manifest.rows, firstIndex: manifest.shards.length });
+        cb();
+        this.emit(OPENED);
+      },
+      (err: Error) => cb(err),
+    );
+  }
+
+  /**
+   * Resolves with the manifest once the output is open (manifest.complete: an
+   * earlier run already finished it, so there is nothing to write), or rejects with
+   * the reason it could not be opened (ERR_OUTPUT_EXISTS, ERR_MANIFEST...). Lets a
+   * caller decide before it reads any input.
+   */
+  opened(): Promise<Manifest> {
+    if (this.initial !== null) return Promise.resolve(this.manifest);
+    if (this.destroyed) return Promise.reject(this.errored ?? new PipelineError('ERR_INTERNAL', 'shard sink destroyed before its output was opened', { file: this.dir }));
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => {
+        this.off(OPENED, onOpened);
+        reject(err);
+      };
+      const onOpened = () => {
+        this.off('error', onError);
+        resolve(this.manifest);
+      };
+      this.once('error', onError);
+      this.once(OPENED, onOpened);
+    });
+  }
 
   override _write(batch: SourcedFeatureBatch, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.accept(batch).then(() => cb(), cb);
@@ -210,19 +261,19 @@ export class ShardSink extends Writable {
   private submit(shard: CutShard): void {
     const { format } = this.manifest;
     const file = shardFileName(shard.index, format);
-    const tmp = path.join(this.dir, `.${file}.${process.pid}.tmp`);
-    this.tmpFiles.add(tmp);
+    const staged = stageFile(path.join(this.dir, file));
+    this.staged.add(staged);
     this.inFlight++;
     this.maxInFlightSeen = Math.max(this.maxInFlightSeen, this.inFlight);
-    const encoded = this.pool.encode(shard.batch, format, tmp);
+    // The encoder writes and fsyncs the temp file; the commit (rename, directory fsync) waits its turn below.
+    const encoded = this.pool.encode(shard.batch, format, staged.tmp);
     encoded.catch(() => {}); // surfaced through the commit chain
     this.commitChain = this.commitChain.then(async () => {
       if (this.failure) return;
       const res = await encoded;
-      await fsp.rename(tmp, path.join(this.dir, file));
-      this.tmpFiles.delete(tmp);
+      await staged.commit();
+      this.staged.delete(staged);
       this.committedHere.push(file);
-      await syncDir(this.dir);
       const entry: ShardEntry = { file, rows: shard.batch.rows, firstRow: shard.firstRow, bytes: res.bytes, source: shard.source };
       this.manifest.shards.push(entry);
       this.manifest.rows += entry.rows;
@@ -260,21 +311,23 @@ export class ShardSink extends Writable {
 
   /** After an error: stop encoders, drop temp files, and roll back when asked. */
   private async cleanup(err: Error | null): Promise<void> {
-    if (!err) return;
+    if (!err) {
+      await this.pool.close(); // destroyed without an error (e.g. the output was already complete)
+      return;
+    }
     this.failure ??= err;
     this.wake();
     await this.pool.close();
     await this.commitChain.catch(() => {});
-    await Promise.all([...this.tmpFiles].map((f) => fsp.rm(f, { force: true })));
-    if (this.rollbackOnError) {
+    await Promise.all([...this.staged].map((s) => s.discard()));
+    // initial is null when the output never opened: then this run changed nothing.
+    if (this.rollbackOnError && this.initial !== null) {
       await Promise.all(this.committedHere.map((f) => fsp.rm(path.join(this.dir, f), { force: true })));
       const before = JSON.parse(this.initial) as Manifest;
-      if (before.shards.length === 0 && this.manifestWasNew) await fsp.rm(path.join(this.dir, 'manifest.json'), { force: true });
+      if (before.shards.length === 0 && !this.existed) await fsp.rm(path.join(this.dir, MANIFEST_FILE), { force: true });
       else await writeManifest(this.dir, before);
     }
   }
-
-  private cleanupDone: Promise<void> = Promise.resolve();
 
   /**
    * Resolves once cleanup after an error (temp files, rollback) is over. pipeline()
@@ -286,9 +339,6 @@ export class ShardSink extends Writable {
     if (!this.closed) await new Promise<void>((resolve) => this.once('close', () => resolve()));
     await this.cleanupDone;
   }
-
-  /** Set by the caller when the manifest did not exist on disk before this run. */
-  manifestWasNew = false;
 }
 
 export function shardSink(opts: ShardSinkOptions): ShardSink {

@@ -4,6 +4,7 @@
  */
 import { parseCommandArgs, type OptionSpec } from '../options.js';
 import { invalidOption } from '../../core/errors.js';
+import { NUM_DENSE } from '../../core/schema.js';
 import { parseArch } from '../../core/option-values.js';
 import { parseSplit } from '../../stages/split.js';
 import { train, type EmbeddingKind } from '../../pipeline/train.js';
@@ -64,7 +65,7 @@ export async function run(argv: string[]): Promise<number | void> {
   const d = int(v['arch-sparse-feature-size'], 'arch-sparse-feature-size');
   const bottom = parseArch(v['arch-mlp-bot'] as string, 'arch-mlp-bot');
   const top = parseArch(v['arch-mlp-top'] as string, 'arch-mlp-top');
-  if (bottom[0] !== 13) throw invalidOption('arch-mlp-bot', 'must start with 13 (the dense features)', v['arch-mlp-bot']);
+  if (bottom[0] !== NUM_DENSE) throw invalidOption('arch-mlp-bot', `must start with ${NUM_DENSE} (the dense features)`, v['arch-mlp-bot']);
   if (bottom[bottom.length - 1] !== d) throw invalidOption('arch-mlp-bot', `must end with d = ${d} (--arch-sparse-feature-size)`, v['arch-mlp-bot']);
   if (top[top.length - 1] !== 1) throw invalidOption('arch-mlp-top', 'must end with 1 (the click probability)', v['arch-mlp-top']);
   const kind = v.embedding as string;

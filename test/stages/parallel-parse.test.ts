@@ -160,7 +160,8 @@ t.test("onBadRow 'fail': the same error (file, line, field, reason) after the sa
   t.match(ref.error, { code: 'ERR_BAD_ROW', message: /^bad\.tsv, line 8501, field i1: .*bad-int/ });
   for (const chunkBytes of [4096, 1 << 20]) {
     const got = await observe(items(files, 10), parallel({ workers: 2, chunkBytes }));
-    t.ok(got.error instanceof PipelineError);
+    t.ok(got.error instanceof PipelineError, 'the worker\'s PipelineError arrives as one');
+    t.equal(got.error!.code, ref.error!.code);
     t.equal(got.error!.message, ref.error!.message);
     t.same(got.error!.context, ref.error!.context);
     // Rows before the bad one may be delivered (or not); none after it.

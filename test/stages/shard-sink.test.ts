@@ -5,8 +5,9 @@ import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ShardCutter, shardSink } from '../../stages/shard-sink.js';
-import { emptyFeatureBatch, type FeatureBatch } from '../../core/schema.js';
-import { emptyManifest, readManifest, MANIFEST_VERSION, type ManifestConfig } from '../../io/manifest.js';
+import { emptyFeatureBatch, type SourcedFeatureBatch } from '../../core/schema.js';
+import { PipelineError } from '../../core/errors.js';
+import { readManifest, MANIFEST_VERSION, type ManifestConfig } from '../../io/manifest.js';
 import { openShardOutput } from '../../io/shard-output.js';
 import { tempNameFor } from '../../io/atomic-file.js';
 import { readFeatureBatches } from '../../io/read-shards.js';
@@ -17,7 +18,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shard-sink-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** Rows numbered from `start`: dense i1 and cat c1 hold the row number, so order and loss are visible. */
-function numbered(start: number, rows: number): FeatureBatch & { source: { file: string; lines: Float64Array } } {
+function numbered(start: number, rows: number): SourcedFeatureBatch {
   const b = emptyFeatureBatch(rows);
   const lines = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
@@ -26,7 +27,7 @@ function numbered(start: number, rows: number): FeatureBatch & { source: { file:
     b.label![r] = (start + r) % 2;
     lines[r] = start + r + 1;
   }
-  return { ...b, source: { file: 'in.tsv', lines } };
+  return { ...b, source: { file: 'in.tsv', fileIndex: 0, firstRow: start, firstLine: start + 1, lines } };
 }
 
 const config = (o: Partial<ManifestConfig> = {}): ManifestConfig => ({
@@ -44,7 +45,7 @@ const config = (o: Partial<ManifestConfig> = {}): ManifestConfig => ({
 
 t.test('validates options at construction', async (t) => {
   t.throws(() => new ShardCutter({ shardRows: 0 }), { code: 'ERR_INVALID_OPTION', message: /shardRows: must be a positive integer, got 0/ });
-  t.throws(() => shardSink({ dir: tmp, manifest: emptyManifest(config()), concurrency: -1 }), { message: /concurrency/ });
+  t.throws(() => shardSink({ dir: tmp, config: config(), concurrency: -1 }), { message: /concurrency/ });
 });
 
 t.test('cuts shards at fixed row boundaries whatever the batch sizes, after skipping committed rows', async (t) => {
@@ -73,8 +74,8 @@ t.test('cuts shards at fixed row boundaries whatever the batch sizes, after skip
 
 t.test('applies backpressure when the encoders are slower than the producer', async (t) => {
   const dir = path.join(tmp, 'bp');
-  const { manifest } = await openShardOutput({ dir, config: config({ format: 'parquet', shardRows: 2000 }) });
-  const sink = shardSink({ dir, manifest, concurrency: 1, maxInFlight: 2 });
+  const sink = shardSink({ dir, config: config({ format: 'parquet', shardRows: 2000 }), concurrency: 1, maxInFlight: 2 });
+  const manifest = await sink.opened();
   let produced = 0;
   let maxAhead = 0;
   const total = 60_000;
@@ -96,9 +97,7 @@ t.test('applies backpressure when the encoders are slower than the producer', as
 
 t.test('rolls back this run on error when asked, leaving the directory as found', async (t) => {
   const dir = path.join(tmp, 'rb');
-  const { manifest } = await openShardOutput({ dir, config: config() });
-  const sink = shardSink({ dir, manifest, concurrency: 0, rollbackOnError: true });
-  sink.manifestWasNew = true;
+  const sink = shardSink({ dir, config: config(), concurrency: 0, rollbackOnError: true });
   async function* source() {
     for (let at = 0; at < 1000; at += 50) yield numbered(at, 50);
     throw new Error('bad row');
@@ -133,8 +132,7 @@ t.test('arrowStreamEncoder waits for a slow reader', async (t) => {
 
 t.test('reopening an output removes the temp files a killed run left, and only those', async (t) => {
   const dir = path.join(tmp, 'leftovers');
-  const { manifest } = await openShardOutput({ dir, config: config() });
-  await pipeline(Readable.from([numbered(0, 250)], { objectMode: true }), shardSink({ dir, manifest, concurrency: 0 }));
+  await pipeline(Readable.from([numbered(0, 250)], { objectMode: true }), shardSink({ dir, config: config(), concurrency: 0 }));
   // What a SIGKILL in the middle of writeFileAtomic leaves behind, named as it names them.
   const leftovers = [tempNameFor(path.join(dir, 'manifest.json')), tempNameFor(path.join(dir, 'part-00007.arrow'))];
   for (const f of leftovers) fs.writeFileSync(f, 'partial');
@@ -143,4 +141,47 @@ t.test('reopening an output removes the temp files a killed run left, and only t
   for (const f of leftovers) t.notOk(fs.existsSync(f), `${path.basename(f)} removed`);
   t.ok(fs.existsSync(path.join(dir, 'notes.txt')), 'a file that is not ours stays');
   t.equal((await readManifest(dir)).rows, 250, 'the committed shards are intact');
+});
+
+t.test('the sink opens its output itself: resumes the same config, refuses another, replaces it with overwrite', async (t) => {
+  const dir = path.join(tmp, 'open');
+  const run = async (rows: number, o: { overwrite?: boolean; cfg?: Partial<ManifestConfig>; fail?: boolean } = {}) => {
+    const sink = shardSink({ dir, config: config(o.cfg), overwrite: o.overwrite, concurrency: 0, rollbackOnError: true });
+    async function* source() {
+      for (let at = 0; at < rows; at += 50) yield numbered(at, 50);
+      if (o.fail) throw new Error('stopped');
+    }
+    try {
+      await pipeline(Readable.from(source()), sink);
+    } finally {
+      await sink.settled().catch(() => {});
+    }
+    return sink;
+  };
+  // What a run killed after its third commit leaves: 3 shards, the manifest not complete.
+  await run(300);
+  const m = await readManifest(dir);
+  fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ ...m, complete: false }));
+
+  const resumed = await run(500);
+  t.equal(resumed.existed, true, 'a manifest was there');
+  t.same([resumed.manifest.rows, resumed.manifest.complete, resumed.manifest.shards.length], [500, true, 5], 'resumed after the committed rows');
+  const all = await collect(readFeatureBatches(dir));
+  t.same(Array.from(all.dense[0]), Array.from({ length: 500 }, (_, i) => i), 'no row lost or repeated');
+
+  const done = shardSink({ dir, config: config(), concurrency: 0 });
+  t.equal((await done.opened()).complete, true, 'opened() tells a complete output before any input');
+  done.destroy();
+
+  const other = shardSink({ dir, config: config({ seed: 9 }), concurrency: 0 });
+  const err = await other.opened().catch((e: unknown) => e);
+  t.ok(err instanceof PipelineError);
+  t.match(err, { code: 'ERR_OUTPUT_EXISTS', context: { file: dir }, message: /differs in seed/ });
+  await t.rejects(run(100, { cfg: { seed: 9 } }), { code: 'ERR_OUTPUT_EXISTS' }, 'and so does a pipeline into it');
+  t.equal((await readManifest(dir)).rows, 500, 'the refused run changed nothing');
+
+  await t.rejects(run(200, { cfg: { seed: 9 }, overwrite: true, fail: true }), { message: 'stopped' });
+  t.same(fs.readdirSync(dir).sort(), [], 'an overwrite that fails rolls back to nothing (the old output was given up when it started)');
+  const replaced = await run(200, { cfg: { seed: 9 }, overwrite: true });
+  t.same([replaced.existed, replaced.manifest.rows, replaced.manifest.config.seed], [false, 200, 9]);
 });
