@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'ERR_INPUT_NOT_FOUND'
   | 'ERR_EMPTY_INPUT'
   | 'ERR_TRUNCATED_INPUT' // an Arrow IPC stream without its end-of-stream marker
+  | 'ERR_NOT_ARROW_STREAM' // bytes on a pipe that are not an Arrow IPC stream (raw TSV, gzip, a Parquet or Arrow file)
   | 'ERR_BAD_GZIP'
   | 'ERR_TRUNCATED_GZIP'
   | 'ERR_BAD_ROW' // a TSV line that breaks the row rules (--on-bad-row fail)

@@ -3,17 +3,17 @@
  * order), a single .parquet/.arrow shard, or an Arrow IPC stream on stdin ('-'), so
  * minhash and train take any of the three with the same code.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { RecordBatchReader } from 'apache-arrow';
 import type { FeatureBatch } from '../core/schema.js';
 import { PipelineError } from '../core/errors.js';
-import { recordBatchToFeatureBatch } from './arrow-batch.js';
+import { readCheckedArrowStream } from './arrow-stream-reader.js';
 import { readManifest, type Manifest } from './manifest.js';
 import { decodeShard, formatOfFile } from './shard-format.js';
 
 export { readManifest, type Manifest } from './manifest.js';
+export { readArrowStream, readCheckedArrowStream, requireArrowEnd } from './arrow-stream-reader.js';
 
 export interface ReadFeatureBatchesOptions {
   signal?: AbortSignal;
@@ -27,11 +27,29 @@ function checkAbort(signal?: AbortSignal): void {
   if (signal?.aborted) throw signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
 }
 
+/**
+ * Whether readFeatureBatches reads `input` (featurized rows): '-' (an Arrow IPC
+ * stream), a directory (shards with a manifest), or a .parquet/.arrow file. Anything
+ * else is raw TSV to the commands that also take TSV (predict, stats); train and
+ * minhash take featurized rows only. A missing path is not a shard: the TSV opener
+ * names it.
+ */
+export function isShardInput(input: string): boolean {
+  if (input === '-') return true;
+  try {
+    if (statSync(input).isDirectory()) return true;
+  } catch {
+    return false;
+  }
+  return formatOfFile(input) !== null;
+}
+
 export async function* readFeatureBatches(input: string, opts: ReadFeatureBatchesOptions = {}): AsyncGenerator<FeatureBatch> {
   const { signal, allowIncomplete = false } = opts;
   checkAbort(signal);
   if (input === '-') {
-    yield* readArrowStream(opts.stdin ?? process.stdin, '<stdin>', signal);
+    // Checked: a pipe whose producer died, or raw TSV on it, is an error, never fewer rows.
+    yield* readCheckedArrowStream(opts.stdin ?? process.stdin, '<stdin>', signal);
     return;
   }
   let stat;
@@ -95,20 +113,3 @@ async function* readShardFile(file: string, format: 'parquet' | 'arrow', signal?
   }
 }
 
-/** Arrow IPC stream (as written by `preprocess --to -`) -> FeatureBatches, one per record batch. */
-export async function* readArrowStream(source: Readable | AsyncIterable<Uint8Array>, where = '<stdin>', signal?: AbortSignal): AsyncGenerator<FeatureBatch> {
-  let reader;
-  try {
-    reader = await RecordBatchReader.from(source as AsyncIterable<Uint8Array>);
-  } catch (err) {
-    throw new PipelineError('ERR_INPUT', `not an Arrow IPC stream: ${(err as Error).message}`, { file: where });
-  }
-  try {
-    for await (const rb of reader) {
-      checkAbort(signal);
-      if (rb.numRows > 0) yield recordBatchToFeatureBatch(rb, where);
-    }
-  } finally {
-    await reader.return?.();
-  }
-}

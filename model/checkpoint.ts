@@ -5,12 +5,7 @@
  * temporary name, fsynced and renamed over the previous one: a SIGKILL at any
  * moment leaves either the old or the new checkpoint, never a mix.
  *
- * A saved model is a directory in TensorFlow.js's artifact layout: model.json
- * (topology + weightsManifest, as tf.io's handlers write) and the weight files it
- * names, plus the embedding memory and its spec (kind, M, vocabulary or mapping).
- * We write it ourselves rather than through tf.io handlers because the model is
- * not a tfjs-layers model (no LayersModel to serialize) and tfjs-core's file
- * handlers need tfjs-node; the layout is the same, plain JSON + binary.
+ * The saved model (what predict reads) is model/saved-model.ts.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -171,96 +166,4 @@ export async function cleanTempFiles(dir: string): Promise<void> {
     return;
   }
   await Promise.all(names.filter((n) => n.startsWith('.') && n.endsWith('.tmp')).map((n) => fsp.rm(path.join(dir, n), { force: true })));
-}
-
-// ---- saved model ----
-
-export interface SavedEmbeddingSpec {
-  kind: 'full' | 'hashnet' | 'scma';
-  dim: number;
-  memoryFloats?: number;
-  /** full: 'identity' with buckets, or a vocabulary file in the model directory. */
-  vocab?: { kind: 'identity'; buckets: number } | { kind: 'table'; file: string; minCount: number };
-  /** hashnet: the code seed. */
-  hashSeed?: number;
-  /** scma: the mapping file (copied into the model directory) and its meta. */
-  mapping?: { file: string; meta?: unknown };
-}
-
-export interface SavedModelJson {
-  format: 'scma-dlrm';
-  generatedBy: string;
-  modelTopology: {
-    class_name: 'DLRM';
-    config: { embeddingDim: number; bottomMlp: number[]; topMlp: number[]; interaction: 'dot'; numDense: number; numCat: number };
-  };
-  weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype: 'float32' }[] }[];
-  embedding: SavedEmbeddingSpec & { weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype: 'float32' }[] }[] };
-  /** The featurize settings of the training data (the shards manifest's config), for predict. */
-  featurize: unknown;
-  training: unknown;
-}
-
-function concatFloat(list: { values: Float32Array }[]): Float32Array {
-  const out = new Float32Array(list.reduce((s, e) => s + e.values.length, 0));
-  let o = 0;
-  for (const e of list) {
-    out.set(e.values, o);
-    o += e.values.length;
-  }
-  return out;
-}
-
-export async function saveModel(
-  dir: string,
-  opts: { state: ModelState; topology: SavedModelJson['modelTopology']['config']; embedding: SavedEmbeddingSpec; featurize: unknown; training: unknown; extraFiles?: Record<string, Uint8Array> },
-): Promise<void> {
-  await fsp.mkdir(dir, { recursive: true });
-  const w = (list: ModelState['dense']) => list.map((e) => ({ name: e.name, shape: e.shape, dtype: 'float32' as const }));
-  for (const [name, bytes] of Object.entries(opts.extraFiles ?? {})) await writeFileAtomic(path.join(dir, name), [bytes]);
-  await writeFileAtomic(path.join(dir, 'dense.bin'), [bytesOf(concatFloat(opts.state.dense))]);
-  await writeFileAtomic(path.join(dir, 'embedding.bin'), [bytesOf(concatFloat(opts.state.embedding))]);
-  const json: SavedModelJson = {
-    format: 'scma-dlrm',
-    generatedBy: 'scma-pipeline train',
-    modelTopology: { class_name: 'DLRM', config: opts.topology },
-    weightsManifest: [{ paths: ['dense.bin'], weights: w(opts.state.dense) }],
-    embedding: { ...opts.embedding, weightsManifest: [{ paths: ['embedding.bin'], weights: w(opts.state.embedding) }] },
-    featurize: opts.featurize,
-    training: opts.training,
-  };
-  // model.json last: its presence marks a complete saved model.
-  await writeFileAtomic(path.join(dir, 'model.json'), [Buffer.from(JSON.stringify(json, null, 1))]);
-}
-
-async function readWeights(dir: string, manifest: SavedModelJson['weightsManifest']): Promise<ModelState['dense']> {
-  const out: ModelState['dense'] = [];
-  for (const group of manifest) {
-    const parts = await Promise.all(group.paths.map((p) => fsp.readFile(path.join(dir, p))));
-    const all = Buffer.concat(parts);
-    const floats = new Float32Array(all.byteLength / 4);
-    new Uint8Array(floats.buffer).set(all);
-    let o = 0;
-    for (const w of group.weights) {
-      const n = w.shape.reduce((a, b) => a * b, 1);
-      if (o + n > floats.length) throw new PipelineError('ERR_MODEL', `weight file too short for ${w.name}`, { file: path.join(dir, group.paths[0]) });
-      out.push({ name: w.name, shape: w.shape, values: floats.slice(o, o + n) });
-      o += n;
-    }
-  }
-  return out;
-}
-
-export async function loadModel(dir: string): Promise<{ json: SavedModelJson; state: ModelState }> {
-  const file = path.join(dir, 'model.json');
-  let json: SavedModelJson;
-  try {
-    json = JSON.parse(await fsp.readFile(file, 'utf8'));
-  } catch (err) {
-    throw new PipelineError('ERR_MODEL', `cannot read a saved model: ${(err as Error).message}`, { file });
-  }
-  if (json.format !== 'scma-dlrm') throw new PipelineError('ERR_MODEL', `unknown model format ${JSON.stringify(json.format)}`, { file });
-  const dense = await readWeights(dir, json.weightsManifest);
-  const embedding = await readWeights(dir, json.embedding.weightsManifest);
-  return { json, state: { dense, embedding, optimizer: [], step: 0 } };
 }

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { invalidOption, PipelineError } from '../core/errors.js';
 import type { FeatureBatch } from '../core/schema.js';
 import { readFeatureBatches, readManifest } from '../io/read-shards.js';
+import { formatOfFile } from '../io/shard-format.js';
 import { loadPartial, writeMapping, writePartial } from '../scma/mapping-file.js';
 import { DEFAULT_DIM, DEFAULT_NUM_HASH, DEFAULT_SAMPLE, DEFAULT_SEED, MinHashReducer, sampleRows } from '../scma/reduce.js';
 
@@ -55,7 +56,7 @@ interface Source {
 async function openSource(input: string, part: string | undefined, firstRow: number): Promise<Source> {
   if (part === undefined) {
     let totalRows: number | undefined;
-    if (input !== '-' && !/\.(parquet|arrow|arrows|ipc|feather)$/i.test(input)) totalRows = (await readManifest(input).catch(() => undefined))?.rows;
+    if (input !== '-' && formatOfFile(input) === null) totalRows = (await readManifest(input).catch(() => undefined))?.rows;
     return { batches: readFeatureBatches(input), firstRow, totalRows };
   }
   const m = /^(\d+)\/(\d+)$/.exec(part);

@@ -8,9 +8,9 @@ import { Readable, pipeline, type Writable } from 'node:stream';
 import { once } from 'node:events';
 import { invalidOption } from '../core/errors.js';
 import type { FeatureBatch } from '../core/schema.js';
-import { loadSavedDlrm } from '../model/saved-model.js';
+import { restoreDlrm } from '../model/saved-model.js';
+import { isShardInput, readCheckedArrowStream, readFeatureBatches } from '../io/read-shards.js';
 import { batchRows } from '../stages/batcher.js';
-import { isShardInput } from './stats.js';
 
 /** '-' as TSV or Arrow: an Arrow IPC stream starts with the 0xFFFFFFFF continuation marker. */
 async function sniffStdin(stdin: Readable): Promise<{ arrow: boolean; stream: Readable }> {
@@ -43,21 +43,22 @@ async function* tsvBatches(input: string, labeled: boolean, featurizeOpts: { buc
   yield* chain as AsyncIterable<FeatureBatch>;
 }
 
+/** The defaults of predictToStream() (the CLI's option table shows these). */
+export const PREDICT_DEFAULTS = Object.freeze({ labeled: true, batchSize: 4096, backend: 'auto' });
+
 export async function predictToStream(opts: { model: string; input: string; labeled?: boolean; batchSize?: number; backend?: string; out?: Writable; stdin?: Readable; log?: (l: string) => void }): Promise<number> {
-  const { labeled = true, batchSize = 4096, out = process.stdout, log = (l: string) => process.stderr.write(l + '\n') } = opts;
+  const { labeled = PREDICT_DEFAULTS.labeled, batchSize = PREDICT_DEFAULTS.batchSize, out = process.stdout, log = (l: string) => process.stderr.write(l + '\n') } = opts;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw invalidOption('mini-batch-size', 'must be a positive integer', batchSize);
-  const { model, featurize } = await loadSavedDlrm(opts.model, { backend: opts.backend, log });
+  const { model, featurize } = await restoreDlrm(opts.model, { backend: opts.backend ?? PREDICT_DEFAULTS.backend, log });
   try {
     let source: AsyncIterable<FeatureBatch>;
     if (opts.input === '-') {
       const { arrow, stream } = await sniffStdin(opts.stdin ?? process.stdin);
       if (arrow) {
         // Checked for its end marker: a producer that died mid-stream must not yield fewer rows silently.
-        const { readCheckedArrowStream } = await import('./train.js');
         source = readCheckedArrowStream(stream);
       } else source = tsvBatches('-', labeled, featurize, stream);
     } else if (isShardInput(opts.input)) {
-      const { readFeatureBatches } = await import('../io/read-shards.js');
       source = readFeatureBatches(opts.input);
     } else source = tsvBatches(opts.input, labeled, featurize);
     let rows = 0;

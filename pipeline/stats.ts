@@ -10,11 +10,9 @@
  */
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import { statSync } from 'node:fs';
 import { DistinctCounter } from '../core/distinct-counter.js';
 import { CAT_NAMES, DENSE_NAMES, NUM_CAT, NUM_DENSE, type FeatureBatch } from '../core/schema.js';
-import { readFeatureBatches } from '../io/read-shards.js';
-import { formatOfFile } from '../io/shard-format.js';
+import { isShardInput, readFeatureBatches } from '../io/read-shards.js';
 import { openInput } from '../input/open.js';
 import { parseTsv, type OnBadRow } from '../stages/parse.js';
 import { featurize } from '../stages/featurize.js';
@@ -81,17 +79,10 @@ export class StatsAccumulator {
   }
 }
 
-export function isShardInput(input: string): boolean {
-  if (input === '-') return true;
-  try {
-    if (statSync(input).isDirectory()) return true;
-  } catch {
-    return false; // openInput names the missing file
-  }
-  return formatOfFile(input) !== null;
-}
+/** The defaults of computeStats() (the CLI's option table shows these). */
+export const STATS_DEFAULTS = Object.freeze({ labeled: true as boolean, onBadRow: 'fail' as OnBadRow, exactLimit: 1_000_000 as number });
 
-export async function computeStats(input: string, { labeled = true, onBadRow = 'fail' as OnBadRow, exactLimit = 1_000_000 } = {}): Promise<FeatureStats & { rejected?: number }> {
+export async function computeStats(input: string, { labeled = STATS_DEFAULTS.labeled, onBadRow = STATS_DEFAULTS.onBadRow, exactLimit = STATS_DEFAULTS.exactLimit } = {}): Promise<FeatureStats & { rejected?: number }> {
   const acc = new StatsAccumulator(exactLimit);
   if (isShardInput(input)) {
     for await (const b of readFeatureBatches(input)) acc.add(b);

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { saveModel, loadModel } from '../../model/checkpoint.js';
+import { saveModel, loadModel } from '../../model/saved-model.js';
 import type { ModelState } from '../../model/types.js';
 import { mulberry32 } from '../../core/hash.js';
 

@@ -2,7 +2,8 @@ import t from 'tap';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { saveCheckpoint, loadCheckpoint, writeBundle, readBundle, saveModel, loadModel, cleanTempFiles, type TrainCheckpoint } from '../../model/checkpoint.js';
+import { saveCheckpoint, loadCheckpoint, writeBundle, readBundle, cleanTempFiles, type TrainCheckpoint } from '../../model/checkpoint.js';
+import { saveModel, loadModel } from '../../model/saved-model.js';
 
 const tmp = () => fsp.mkdtemp(path.join(os.tmpdir(), 'ckpt-test-'));
 
@@ -65,7 +66,7 @@ t.test('saved model: tfjs-style model.json + weights, loads back', async (t) => 
     state: s,
     topology: { embeddingDim: 8, bottomMlp: [13, 3], topMlp: [1], interaction: 'dot', numDense: 13, numCat: 26 },
     embedding: { kind: 'hashnet', dim: 8, memoryFloats: 1001, hashSeed: 3 },
-    featurize: { buckets: null },
+    featurize: { buckets: null, seed: 0 },
     training: { steps: 3 },
   });
   const json = JSON.parse(await fsp.readFile(path.join(dir, 'model.json'), 'utf8'));

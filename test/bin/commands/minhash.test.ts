@@ -92,3 +92,20 @@ t.test('bad options and files: usage errors with exit code 2, clear messages', a
   t.equal(r.code, 0);
   t.match(r.stdout, /--num-hash K/);
 });
+
+t.test('--input -: a truncated Arrow stream or raw TSV on stdin fails clearly, writing nothing', async (t) => {
+  const { arrowStreamBytes } = await import('../../helpers/arrow-bytes.js');
+  const whole = await arrowStreamBytes(500, 100);
+  const ok = await pipeline(['minhash', '--input', '-', '--out', at('whole.arrow'), '--dim', '4', '-q'], whole);
+  t.equal(ok.code, 0, ok.stderr);
+  t.match(JSON.parse(ok.stdout), { kind: 'mapping', inputRows: 500 });
+  const cut = await pipeline(['minhash', '--input', '-', '--out', at('cut.arrow'), '--dim', '4', '-q'], whole.subarray(0, Math.floor(whole.length * 0.7)));
+  t.equal(cut.code, 1);
+  t.match(cut.stderr, /pipeline minhash: <stdin>: the Arrow IPC stream stopped after \d+ bytes without its end-of-stream marker/);
+  await t.rejects(fsp.stat(at('cut.arrow')), 'nothing written');
+  const tsv = await pipeline(['minhash', '--input', '-', '--out', at('tsv.arrow'), '-q'], readFileSync(KAGGLE_10K));
+  t.equal(tsv.code, 1);
+  t.match(tsv.stderr, /<stdin>: not an Arrow IPC stream: it starts with text .*like raw TSV rows: run them through `pipeline preprocess --input - --to -` first/);
+  t.notMatch(tsv.stderr, /metadata bytes/);
+  await t.rejects(fsp.stat(at('tsv.arrow')), 'nothing written');
+});

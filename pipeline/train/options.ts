@@ -1,0 +1,140 @@
+/**
+ * train()'s options: every default declared once (TRAIN_DEFAULTS, which the CLI's
+ * option table also shows), and all checks made before anything is read or written.
+ */
+import type { Readable } from 'node:stream';
+import { invalidOption } from '../../core/errors.js';
+import { NUM_DENSE } from '../../core/schema.js';
+import { DEFAULT_SAMPLE } from '../../scma/reduce.js';
+import { EMBEDDING_KINDS, isEmbeddingKind, type EmbeddingKind } from '../../model/embedding-kinds.js';
+import type { Dlrm, DlrmConfig } from '../../model/types.js';
+import type { SplitSpec } from '../../stages/split.js';
+
+export type { EmbeddingKind } from '../../model/embedding-kinds.js';
+
+export interface TrainOptions {
+  /** Shard directory, a single .parquet/.arrow shard, or '-' (Arrow IPC stream on stdin). */
+  input: string;
+  stdin?: Readable;
+  embeddingDim?: number;
+  /** Default: TRAIN_DEFAULTS.bottomMlp with its last size replaced by embeddingDim. */
+  bottomMlp?: number[];
+  topMlp?: number[];
+  learningRate?: number;
+  embeddingOptimizer?: 'sgd' | 'adagrad';
+  embedding?: EmbeddingKind;
+  /** Fraction of the full tables' size for hashnet/scma (M = R x sum of distinct values x d). */
+  compression?: number;
+  memoryFloats?: number;
+  /** SCMA mapping file; built from the training rows when absent. */
+  mapping?: string;
+  /** Rows sampled when the mapping is built on the fly (the reference's P). */
+  mappingSample?: number;
+  /** Full tables: values seen fewer times share the out-of-vocabulary row. */
+  minCount?: number;
+  batchSize?: number;
+  testBatchSize?: number;
+  epochs?: number;
+  printFreq?: number;
+  /** Evaluate every N steps (0: only at the end). */
+  testFreq?: number;
+  checkpointFreq?: number;
+  split?: SplitSpec;
+  shuffleBuffer?: number;
+  seed?: number;
+  backend?: string;
+  embeddingImpl?: string;
+  metricsFile?: string;
+  outDir?: string;
+  resume?: boolean;
+  /** TrainBatches prepared ahead of the model. */
+  prefetch?: number;
+  log?: (line: string) => void;
+  /** Test hook: builds the model (default: model/dlrm.ts createDlrm). */
+  createModel?: (config: DlrmConfig, opts: { backend?: string; log?: (line: string) => void; embeddingImpl?: string }) => Promise<Dlrm>;
+}
+
+export const TRAIN_DEFAULTS = Object.freeze({
+  embeddingDim: 16,
+  bottomMlp: Object.freeze([NUM_DENSE, 64, 16]) as readonly number[],
+  topMlp: Object.freeze([64, 1]) as readonly number[],
+  learningRate: 0.1,
+  embeddingOptimizer: 'sgd' as 'sgd' | 'adagrad',
+  embedding: 'scma' as EmbeddingKind,
+  /** hashnet/scma, when memoryFloats is not given. */
+  compression: 1 / 16,
+  mappingSample: DEFAULT_SAMPLE,
+  minCount: 1,
+  batchSize: 128,
+  testBatchSize: 4096,
+  epochs: 1,
+  printFreq: 100,
+  testFreq: 0,
+  checkpointFreq: 1000,
+  split: Object.freeze({ kind: 'none' }) as SplitSpec,
+  shuffleBuffer: 10_000,
+  seed: 0,
+  backend: 'auto',
+  embeddingImpl: 'auto',
+  resume: false,
+  prefetch: 2,
+});
+
+/** The options with every default filled in and every value checked. */
+export type TrainSettings = Required<Omit<TrainOptions, 'stdin' | 'compression' | 'memoryFloats' | 'mapping' | 'metricsFile' | 'outDir' | 'createModel'>> &
+  Pick<TrainOptions, 'stdin' | 'memoryFloats' | 'mapping' | 'metricsFile' | 'outDir'> & {
+    compression: number;
+    createModel: NonNullable<TrainOptions['createModel']>;
+  };
+
+const isPosInt = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 1;
+
+export function resolveTrainOptions(opts: TrainOptions): TrainSettings {
+  const d = TRAIN_DEFAULTS;
+  const embeddingDim = opts.embeddingDim ?? d.embeddingDim;
+  const s: TrainSettings = {
+    input: opts.input,
+    stdin: opts.stdin,
+    embeddingDim,
+    bottomMlp: opts.bottomMlp ?? [...d.bottomMlp.slice(0, -1), embeddingDim],
+    topMlp: opts.topMlp ?? [...d.topMlp],
+    learningRate: opts.learningRate ?? d.learningRate,
+    embeddingOptimizer: opts.embeddingOptimizer ?? d.embeddingOptimizer,
+    embedding: opts.embedding ?? d.embedding,
+    compression: opts.compression ?? d.compression,
+    memoryFloats: opts.memoryFloats,
+    mapping: opts.mapping,
+    mappingSample: opts.mappingSample ?? d.mappingSample,
+    minCount: opts.minCount ?? d.minCount,
+    batchSize: opts.batchSize ?? d.batchSize,
+    testBatchSize: opts.testBatchSize ?? d.testBatchSize,
+    epochs: opts.epochs ?? d.epochs,
+    printFreq: opts.printFreq ?? d.printFreq,
+    testFreq: opts.testFreq ?? d.testFreq,
+    checkpointFreq: opts.checkpointFreq ?? d.checkpointFreq,
+    split: opts.split ?? d.split,
+    shuffleBuffer: opts.shuffleBuffer ?? d.shuffleBuffer,
+    seed: opts.seed ?? d.seed,
+    backend: opts.backend ?? d.backend,
+    embeddingImpl: opts.embeddingImpl ?? d.embeddingImpl,
+    metricsFile: opts.metricsFile,
+    outDir: opts.outDir,
+    resume: opts.resume ?? d.resume,
+    prefetch: opts.prefetch ?? d.prefetch,
+    log: opts.log ?? ((line: string) => process.stderr.write(line + '\n')),
+    createModel: opts.createModel ?? (async (c, o) => (await import('../../model/dlrm.js')).createDlrm(c, o)),
+  };
+  const { embedding: kind, compression, memoryFloats } = s;
+  if (!isEmbeddingKind(kind)) throw invalidOption('embedding', `must be ${EMBEDDING_KINDS.slice(0, -1).join(', ')} or ${EMBEDDING_KINDS.at(-1)}`, kind);
+  if (opts.compression !== undefined && !(typeof compression === 'number' && compression > 0 && compression <= 1)) throw invalidOption('compression', 'must be a number in (0, 1]', compression);
+  if (memoryFloats !== undefined && !isPosInt(memoryFloats)) throw invalidOption('memory-floats', 'must be a positive integer', memoryFloats);
+  if (opts.compression !== undefined && memoryFloats !== undefined) throw invalidOption('memory-floats', 'cannot be combined with --compression', memoryFloats);
+  if (kind === 'full' && (opts.compression !== undefined || memoryFloats !== undefined)) throw invalidOption('embedding', '--compression/--memory-floats apply to hashnet and scma, not full tables', kind);
+  if (s.mapping !== undefined && kind !== 'scma') throw invalidOption('mapping', 'applies to --embedding scma only', s.mapping);
+  for (const [name, v] of [['mini-batch-size', s.batchSize], ['test-mini-batch-size', s.testBatchSize], ['nepochs', s.epochs], ['print-freq', s.printFreq], ['checkpoint-freq', s.checkpointFreq], ['prefetch', s.prefetch], ['min-count', s.minCount], ['mapping-sample', s.mappingSample]] as const) {
+    if (!isPosInt(v)) throw invalidOption(name, 'must be a positive integer', v);
+  }
+  if (!(Number.isSafeInteger(s.testFreq) && s.testFreq >= 0)) throw invalidOption('test-freq', 'must be a non-negative integer (0: evaluate at the end only)', s.testFreq);
+  if (s.resume && !s.outDir) throw invalidOption('resume', 'needs --out DIR (where the checkpoint is)', true);
+  return s;
+}

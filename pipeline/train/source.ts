@@ -1,0 +1,111 @@
+/**
+ * Where train's rows come from: shards (re-readable, counted up front, split by
+ * global row index) or an Arrow IPC stream on stdin (read once; a fraction split
+ * holds back the stream's tail until it ends, since its length is unknown).
+ */
+import { promises as fsp } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { PipelineError } from '../../core/errors.js';
+import type { FeatureBatch } from '../../core/schema.js';
+import { readCheckedArrowStream, readFeatureBatches, readManifest, type Manifest } from '../../io/read-shards.js';
+import { planSplit, requireTotal, selectRows, TailHoldback, type SplitPlan, type SplitSpec } from '../../stages/split.js';
+
+export interface TrainSource {
+  /** The input as the user named it, for errors. */
+  readonly input: string;
+  readonly stdin: boolean;
+  readonly manifest?: Manifest;
+  /** The split; for a stdin stream only once it has been read to the end. */
+  plan(): SplitPlan | undefined;
+  /** A fresh pass over the training rows (count passes, the on-the-fly mapping); absent for stdin. */
+  readonly trainRows?: () => AsyncIterable<FeatureBatch>;
+  /** One epoch's labeled training rows in input order (stdin: the one pass). */
+  epochRows(): AsyncIterable<FeatureBatch>;
+  /** The validation or test rows: none before a stdin stream has ended. */
+  heldOutRows(which: 'val' | 'test'): AsyncIterable<FeatureBatch>;
+}
+
+function requireLabels(b: FeatureBatch, where: string): FeatureBatch {
+  if (b.label === null) throw new PipelineError('ERR_INPUT', 'input has no label column: train needs labeled rows', { file: where });
+  return b;
+}
+
+function emptyIterable(): AsyncIterable<FeatureBatch> {
+  return (async function* () {})();
+}
+
+/** Shards: a directory with its manifest, or one .parquet/.arrow file (counted with one cheap pass). */
+async function openShards(input: string, split: SplitSpec): Promise<TrainSource> {
+  let stat;
+  try {
+    stat = await fsp.stat(input);
+  } catch (err) {
+    throw new PipelineError('ERR_INPUT', `cannot read input: ${(err as Error).message}`, { file: input });
+  }
+  const open = () => readFeatureBatches(input);
+  let total = 0;
+  let manifest: Manifest | undefined;
+  if (stat.isDirectory()) {
+    manifest = await readManifest(input);
+    total = manifest.rows;
+  } else {
+    for await (const b of open()) total += b.rows;
+  }
+  requireTotal(split, total, input);
+  if (manifest && !manifest.labeled) throw new PipelineError('ERR_INPUT', 'input has no label column: train needs labeled rows', { file: input });
+  const plan = planSplit(split, total);
+  if (plan.train.end - plan.train.start === 0) {
+    throw new PipelineError('ERR_EMPTY_INPUT', total === 0 ? 'input has no rows' : `no training rows: all ${total} rows are held out by the split`, { file: input });
+  }
+  const trainRows = () => selectRows(open(), plan.train);
+  return {
+    input,
+    stdin: false,
+    manifest,
+    plan: () => plan,
+    trainRows,
+    epochRows: async function* () {
+      for await (const b of trainRows()) yield requireLabels(b, input);
+    },
+    heldOutRows: (which) => selectRows(open(), plan[which]),
+  };
+}
+
+/** stdin: one pass; with a fraction split the tail is held back and becomes the held-out rows at the end. */
+function openStream(stream: Readable, split: SplitSpec): TrainSource {
+  requireTotal(split, undefined, '-');
+  const holdback = split.kind === 'fraction' ? new TailHoldback(split) : undefined;
+  let plan: SplitPlan | undefined;
+  let heldOut: { val: FeatureBatch; test: FeatureBatch } | undefined;
+  let read = false;
+  return {
+    input: '-',
+    stdin: true,
+    plan: () => plan,
+    epochRows: async function* () {
+      if (read) throw new Error('a stdin stream is read once: one epoch');
+      read = true;
+      let rows = 0;
+      for await (const b of readCheckedArrowStream(stream)) {
+        requireLabels(b, '<stdin>');
+        rows += b.rows;
+        const r = holdback ? holdback.push(b) : b;
+        if (r && r.rows > 0) yield r;
+      }
+      if (holdback) {
+        const end = holdback.finish();
+        heldOut = { val: end.val, test: end.test };
+        plan = end.plan;
+        if (end.train && end.train.rows > 0) yield end.train;
+      } else plan = planSplit({ kind: 'none' }, rows);
+    },
+    heldOutRows: (which) => {
+      const b = heldOut?.[which];
+      return b && b.rows > 0 ? (async function* () { yield b; })() : emptyIterable();
+    },
+  };
+}
+
+export async function openTrainSource(input: string, opts: { stdin?: Readable; split: SplitSpec }): Promise<TrainSource> {
+  return input === '-' ? openStream(opts.stdin ?? process.stdin, opts.split) : openShards(input, opts.split);
+}
