@@ -37,11 +37,11 @@ async function main(): Promise<void> {
     'npm start [-- options]',
     'Runs synth -> preprocess -> minhash -> train (SCMA) -> test metrics on synthetic data.',
     {
-      rows: { type: 'string', default: '200000', arg: 'N', help: 'synthetic rows to generate' },
-      seed: { type: 'string', default: '1', arg: 'S', help: 'seed for data, sampling and model' },
-      work: { type: 'string', default: 'work/main-job', arg: 'DIR', help: 'folder for the intermediate files (replaced on the next run)' },
+      rows: { type: 'int', min: 1, default: 200000, arg: 'N', help: 'synthetic rows to generate' },
+      seed: { type: 'int', min: 0, default: 1, arg: 'S', help: 'seed for data, sampling and model' },
+      work: { type: 'path', default: 'work/main-job', arg: 'DIR', help: 'folder for the intermediate files (replaced on the next run)' },
       backend: { type: 'string', arg: 'NAME', help: 'tensorflow|webgpu|wasm|cpu (default: best available)' },
-      epochs: { type: 'string', default: '2', arg: 'N', help: 'training epochs' },
+      epochs: { type: 'int', min: 1, default: 2, arg: 'N', help: 'training epochs' },
     },
   );
   if (!opts) return;

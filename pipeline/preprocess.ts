@@ -69,11 +69,14 @@ export interface PreprocessSummary {
   rowsPerSecond: number;
 }
 
-export function positiveInt(name: string, v: unknown): number {
-  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) throw invalidOption(name, 'must be a positive integer', v);
-  return n;
-}
+/** The defaults of preprocess() (the CLI's option table shows these). */
+export const PREPROCESS_DEFAULTS = Object.freeze({
+  format: 'parquet' as ShardFormat,
+  shardRows: 131072,
+  seed: 0,
+  labeled: true,
+  onBadRow: 'fail' as OnBadRow,
+});
 
 /** Counts rows and prints a progress line to `log` at most every `everyMs`. */
 function progressTap(log: ((line: string) => void) | undefined, started: number, everyMs = 2000): Transform & { rows: number } {
@@ -101,12 +104,12 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
   const {
     inputs,
     out,
-    format = 'parquet',
-    shardRows = 131072,
+    format = PREPROCESS_DEFAULTS.format,
+    shardRows = PREPROCESS_DEFAULTS.shardRows,
     buckets,
-    seed = 0,
-    labeled = true,
-    onBadRow = 'fail',
+    seed = PREPROCESS_DEFAULTS.seed,
+    labeled = PREPROCESS_DEFAULTS.labeled,
+    onBadRow = PREPROCESS_DEFAULTS.onBadRow,
     rejects,
     overwrite = false,
     concurrency = Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
@@ -116,7 +119,7 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
   // no speed, only ~100 MB more RSS), so Parquet parses on the main thread by default.
   const parseWorkers = opts.parseWorkers ?? (concurrency >= 2 && (format === 'arrow' || out === '-') ? concurrency : 0);
   if (format !== 'parquet' && format !== 'arrow') throw invalidOption('format', "must be 'parquet' or 'arrow'", format);
-  positiveInt('shardRows', shardRows);
+  if (!(Number.isSafeInteger(shardRows) && shardRows >= 1)) throw invalidOption('shardRows', 'must be a positive integer', shardRows);
   if (!Number.isInteger(concurrency) || concurrency < 0) throw invalidOption('concurrency', 'must be a non-negative integer', concurrency);
   if (!Number.isInteger(parseWorkers) || parseWorkers < 0) throw invalidOption('parseWorkers', 'must be a non-negative integer', parseWorkers);
   if (onBadRow !== 'fail' && onBadRow !== 'skip') throw invalidOption('on-bad-row', "must be 'fail' or 'skip'", onBadRow);

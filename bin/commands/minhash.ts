@@ -5,8 +5,7 @@
  *   minhash --input shards/ --part 0/4 --partial --out p0.arrow    a quarter of the shards
  *   minhash --merge p0.arrow p1.arrow p2.arrow p3.arrow --out mapping.arrow --dim 16
  */
-import { parseCommandArgs, type OptionSpec } from '../options.js';
-import { invalidOption } from '../../core/errors.js';
+import { parseCommandArgs, type OptionTable } from '../options.js';
 import { DEFAULT_DIM, DEFAULT_NUM_HASH, DEFAULT_SAMPLE, DEFAULT_SEED } from '../../scma/reduce.js';
 import { computeMapping } from '../../pipeline/minhash.js';
 
@@ -17,25 +16,19 @@ const DESCRIPTION =
   'Samples P rows (uniform, fixed by --seed), reduces each categorical value to K x d MinHash minima over\n' +
   'the sampled rows it occurs in, and writes d uint32 location codes per value (location = code mod M).\n' +
   'Values the sample never saw get plain-hash (HashNet) codes at training time.';
-const OPTIONS: Record<string, OptionSpec> = {
-  input: { type: 'string', short: 'i', arg: 'DIR|FILE|-', help: 'a preprocess output dir, one .parquet/.arrow shard, or - (Arrow IPC stream on stdin)' },
-  out: { type: 'string', short: 'o', arg: 'FILE', help: 'mapping file to write (Arrow IPC)' },
-  dim: { type: 'string', short: 'd', arg: 'd', default: String(DEFAULT_DIM), help: 'codes per value (the embedding dimension)' },
-  'num-hash': { type: 'string', short: 'k', arg: 'K', default: String(DEFAULT_NUM_HASH), help: 'MinHash functions combined per dimension' },
-  sample: { type: 'string', short: 'p', arg: 'P', default: String(DEFAULT_SAMPLE), help: 'rows sampled' },
-  seed: { type: 'string', short: 's', arg: 'S', default: String(DEFAULT_SEED), help: 'seed of the sample and of every hash' },
+const OPTIONS = {
+  input: { type: 'path', short: 'i', arg: 'DIR|FILE|-', help: 'a preprocess output dir, one .parquet/.arrow shard, or - (Arrow IPC stream on stdin)' },
+  out: { type: 'path', short: 'o', arg: 'FILE', required: true, help: 'mapping file to write (Arrow IPC)' },
+  dim: { type: 'int', min: 1, max: 65536, short: 'd', arg: 'd', default: DEFAULT_DIM, help: 'codes per value (the embedding dimension)' },
+  'num-hash': { type: 'int', min: 1, max: 64, short: 'k', arg: 'K', default: DEFAULT_NUM_HASH, help: 'MinHash functions combined per dimension' },
+  sample: { type: 'int', min: 1, max: 2 ** 28, short: 'p', arg: 'P', default: DEFAULT_SAMPLE, help: 'rows sampled' },
+  seed: { type: 'int', min: 0, max: 0xffffffff, short: 's', arg: 'S', default: DEFAULT_SEED, help: 'seed of the sample and of every hash' },
   partial: { type: 'boolean', help: 'write the sample of this part as a partial file (for --merge) instead of a mapping' },
   part: { type: 'string', arg: 'i/n', help: 'with a shard directory: only the i-th of n contiguous shard ranges (0-based)' },
-  'first-row': { type: 'string', arg: 'N', default: '0', help: 'global row index of the input\'s first row (for a part fed on stdin)' },
-  merge: { type: 'string', multiple: true, arg: 'PARTIAL...', help: 'merge partial files (written with --partial) instead of reading input' },
+  'first-row': { type: 'int', min: 0, arg: 'N', default: 0, help: "global row index of the input's first row (for a part fed on stdin)" },
+  merge: { type: 'path', multiple: true, arg: 'PARTIAL...', help: 'merge partial files (written with --partial) instead of reading input' },
   quiet: { type: 'boolean', short: 'q', help: 'no progress lines on stderr' },
-};
-
-function intOption(name: string, raw: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw invalidOption(name, `must be an integer in ${min}..${max}`, raw);
-  return n;
-}
+} satisfies OptionTable;
 
 /** `--merge a b c` -> `--merge a --merge b --merge c`, so parseArgs takes the list. */
 function expandMerge(argv: string[]): string[] {
@@ -59,20 +52,18 @@ function expandMerge(argv: string[]): string[] {
 export async function run(argv: string[]): Promise<number | void> {
   const args = parseCommandArgs(expandMerge(argv), USAGE, DESCRIPTION, OPTIONS);
   if (!args) return;
-  const out = args.out as string | undefined;
-  if (!out) throw invalidOption('out', 'is required', out);
-  const quiet = Boolean(args.quiet);
+  const quiet = args.quiet;
   const result = await computeMapping({
-    input: args.input as string | undefined,
-    merge: (args.merge as string[] | undefined) ?? [],
-    out,
-    dim: intOption('dim', args.dim, 1, 65536),
-    numHash: intOption('num-hash', args['num-hash'], 1, 64),
-    sample: intOption('sample', args.sample, 1, 2 ** 28),
-    seed: intOption('seed', args.seed, 0, 0xffffffff),
-    firstRow: intOption('first-row', args['first-row'], 0),
-    partial: Boolean(args.partial),
-    part: args.part as string | undefined,
+    input: args.input,
+    merge: args.merge ?? [],
+    out: args.out,
+    dim: args.dim,
+    numHash: args['num-hash'],
+    sample: args.sample,
+    seed: args.seed,
+    firstRow: args['first-row'],
+    partial: args.partial,
+    part: args.part,
     log: (line: string) => quiet || process.stderr.write(`minhash: ${line}\n`),
   });
   process.stdout.write(JSON.stringify(result) + '\n');

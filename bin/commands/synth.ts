@@ -2,8 +2,7 @@
  * `pipeline synth`: synthetic Criteo-like TSV (see input/synth.ts), optionally with
  * each row's true click probability in a side file.
  */
-import { parseCommandArgs, type OptionSpec } from '../options.js';
-import { invalidOption } from '../../core/errors.js';
+import { parseCommandArgs, type OptionTable } from '../options.js';
 import { writeSynth } from '../../input/synth.js';
 
 export const summary = 'write synthetic Criteo-like TSV rows (deterministic by seed)';
@@ -15,30 +14,19 @@ const DESCRIPTION = [
   'values co-occur and share a click propensity; --probs records each row\'s true click probability.',
 ].join('\n');
 
-const OPTIONS: Record<string, OptionSpec> = {
-  rows: { type: 'string', arg: 'N', help: 'number of rows (required)' },
-  seed: { type: 'string', arg: 'S', default: '1', help: 'random seed (an integer)' },
-  out: { type: 'string', arg: 'FILE|-', default: '-', help: 'where the TSV goes; - for stdout' },
-  probs: { type: 'string', arg: 'FILE', help: 'also write one true click probability per line (same row order)' },
-  groups: { type: 'string', arg: 'G', default: '256', help: 'number of hidden groups' },
-};
-
-/** Strict integer parsing: "12abc", "1e3" and "" are errors, not 12, 1000 and 0. */
-function intOption(name: string, value: string | undefined, expected: string): number {
-  if (value === undefined || !/^-?\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
-    throw invalidOption(name, expected, value ?? null);
-  }
-  return Number(value);
-}
+// seed and groups: the generator's own defaults are not exported (input/synth.ts), so the CLI states them.
+const OPTIONS = {
+  rows: { type: 'int', min: 0, arg: 'N', required: true, help: 'number of rows' },
+  seed: { type: 'int', arg: 'S', default: 1, help: 'random seed' },
+  out: { type: 'path', arg: 'FILE|-', default: '-', help: 'where the TSV goes; - for stdout' },
+  probs: { type: 'path', arg: 'FILE', help: 'also write one true click probability per line (same row order)' },
+  groups: { type: 'int', min: 1, max: 65535, arg: 'G', default: 256, help: 'number of hidden groups' },
+} satisfies OptionTable;
 
 export async function run(argv: string[]): Promise<number | void> {
   const values = parseCommandArgs(argv, USAGE, DESCRIPTION, OPTIONS);
   if (values === null) return 0;
-  const rows = intOption('rows', values.rows as string | undefined, 'must be a non-negative integer');
-  const seed = intOption('seed', values.seed as string, 'must be an integer');
-  const groups = intOption('groups', values.groups as string, 'must be an integer in 1..65535');
-  const out = values.out as string;
-  const probsOut = values.probs as string | undefined;
+  const { rows, seed, groups, out, probs: probsOut } = values;
   const start = performance.now();
   await writeSynth({ rows, seed, groups, out, ...(probsOut !== undefined ? { probsOut } : {}) });
   const secs = (performance.now() - start) / 1000;

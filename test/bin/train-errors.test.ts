@@ -32,8 +32,8 @@ t.test('bad input: clear errors, nothing written', async (t) => {
     [['--arch-mlp-bot', '12-16-8'], /arch-mlp-bot: must start with 13/],
     [['--arch-mlp-bot', '13-16-4'], /arch-mlp-bot: must end with d = 8/],
     [['--arch-mlp-top', '32-16-2'], /arch-mlp-top: must end with 1/],
-    [['--embedding', 'hashnet', '--compression', '0'], /Invalid option compression: must be in \(0, 1\], got "0"/],
-    [['--embedding', 'hashnet', '--compression', '1.5'], /Invalid option compression: must be in \(0, 1\]/],
+    [['--embedding', 'hashnet', '--compression', '0'], /Invalid option compression: must be a number in \(0, 1\], got "0"/],
+    [['--embedding', 'hashnet', '--compression', '1.5'], /Invalid option compression: must be a number in \(0, 1\]/],
     [['--embedding', 'sparse'], /Invalid option embedding/],
     [['--test-fraction', '2'], /test-fraction/],
   ];
