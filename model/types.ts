@@ -43,7 +43,7 @@ export interface ModelState {
 export interface Dlrm {
   readonly config: DlrmConfig;
   readonly backend: string;
-  /** One SGD step; resolves to the batch's mean binary cross-entropy. */
+  /** One SGD step; resolves to the batch's mean binary cross-entropy. A non-finite loss rejects with ERR_NAN_LOSS (train relies on it). */
   trainStep(batch: TrainBatch): Promise<number>;
   /**
    * Optional, for models that run ahead of the host (the fused WebGPU step): queues a

@@ -20,7 +20,7 @@ export { preprocess } from './preprocess.js';
 export { shardSink } from '../stages/shard-sink.js';
 export { openShardOutput } from '../io/shard-output.js';
 export { arrowStreamEncoder } from '../io/arrow-stream.js';
-export { readFeatureBatches, readArrowStream, readManifest } from '../io/read-shards.js';
+export { readFeatureBatches, readArrowStream, readCheckedArrowStream, readManifest } from '../io/read-shards.js';
 export { featureBatchToTable, recordBatchToFeatureBatch } from '../io/arrow-batch.js';
 
 // SCMA: the streaming MinHash reduce and the mapping it produces.
@@ -31,7 +31,9 @@ export { writeMapping, loadMapping } from '../scma/mapping-file.js';
 // Training: data path stages, the training loop, the model.
 export { shuffleBatches, shuffleStream } from '../stages/shuffle.js';
 export { batchRows, batcherStream } from '../stages/batcher.js';
-export { train } from './train.js';
+export { train, TRAIN_DEFAULTS, type TrainOptions, type TrainSummary } from './train.js';
+export { restoreDlrm, saveDlrm } from '../model/saved-model.js';
+export { EMBEDDING_KINDS, buildEmbedding, restoreEmbedding } from '../model/embedding-kinds.js';
 export { createDlrm } from '../model/dlrm.js';
 export { selectBackend } from '../model/backend.js';
 export { parseArch } from '../core/option-values.js';

@@ -48,11 +48,12 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
   const ck = await findCheckpoint(outDir, s.resume, log);
 
   const plan = source.plan();
-  const buckets = source.manifest?.config?.buckets ?? null;
+  // A manifest written before these fields existed lacks them: unbucketed ids, seed 0.
+  const featurize = source.manifest ? { buckets: source.manifest.config.buckets ?? null, seed: source.manifest.config.seed ?? 0 } : null;
   const embedding = await buildEmbedding(
     kind,
     { dim: embeddingDim, seed, compression: s.compression, memoryFloats: s.memoryFloats, minCount: s.minCount, mapping: s.mapping, mappingSample: s.mappingSample },
-    { buckets: buckets as number | number[] | null, trainRows: source.trainRows, trainRowCount: plan?.train.end, input, log },
+    { buckets: featurize?.buckets ?? null, trainRows: source.trainRows, trainRowCount: plan?.train.end, input, log },
   );
 
   const config: DlrmConfig = { embeddingDim, bottomMlp, topMlp, embedding: embedding.spec, learningRate, embeddingOptimizer, seed };
@@ -81,12 +82,11 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
   try {
     const run = await trainingLoop(model, source, s, ck, fp);
     if (outDir) {
-      const m = source.manifest?.config;
       await saveDlrm(path.join(outDir, 'model'), {
         state: await model.exportState(),
         config,
         embedding,
-        featurize: m ? { buckets: (m.buckets ?? null) as number | number[] | null, seed: (m.seed ?? 0) as number } : null,
+        featurize,
         training: { steps: run.steps, epochs: run.epochs, batchSize: s.batchSize, learningRate, embeddingOptimizer, seed },
       });
     }
