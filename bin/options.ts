@@ -69,7 +69,7 @@ export function describeOption(o: OptionSpec): string {
       return describeInt(o);
     case 'number':
     case 'fraction':
-      return describeNumber(o) + (o.type === 'fraction' ? ' (or a ratio like 1/16)' : '');
+      return describeNumber(o) + (o.type === 'fraction' ? ', or a ratio like 1/16' : '');
     case 'enum':
       return `one of ${o.choices.join(', ')}`;
     case 'int-list':

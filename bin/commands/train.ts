@@ -20,7 +20,7 @@ const options = {
   'arch-mlp-bot': { type: 'string', arg: '13-...-D', default: arch(D.bottomMlp), help: `bottom MLP layer sizes, from ${NUM_DENSE} to d` },
   'arch-mlp-top': { type: 'string', arg: '...-1', default: arch(D.topMlp), help: 'top MLP layer sizes after the interaction, ending in 1' },
   embedding: { type: 'enum', choices: EMBEDDING_KINDS, default: D.embedding, help: 'embedding kind' },
-  compression: { type: 'fraction', min: 0, minExclusive: true, max: 1, arg: 'R', help: `hashnet/scma memory as a fraction of the full tables: M = R x (sum of per-feature distinct values) x d (default ${D.compression})` },
+  compression: { type: 'fraction', min: 0, minExclusive: true, max: 1, arg: 'R', help: `hashnet/scma memory as a fraction of the full tables, M = R x (sum of per-feature distinct values) x d; ${D.compression} unless --memory-floats is given` },
   'memory-floats': { type: 'int', min: 1, arg: 'M', help: 'hashnet/scma memory size in floats, instead of --compression' },
   mapping: { type: 'path', arg: 'FILE', help: 'SCMA mapping (bin/pipeline minhash); built from the training rows when absent' },
   'mapping-sample': { type: 'int', min: 1, arg: 'P', default: D.mappingSample, help: 'rows sampled when the mapping is built on the fly' },

@@ -48,7 +48,7 @@ t.test('--help comes from the table: type, bounds, choices and default', async (
   t.match(text, /-i, --input FILE\s+the input \(required\)/);
   t.match(text, /--size N\s+batch size \(a positive integer; default 128\)/);
   t.match(text, /--rate VALUE\s+learning rate \(a positive number; default 0\.1\)/);
-  t.match(text, /--share VALUE\s+memory share \(a number in \(0, 1\] \(or a ratio like 1\/16\)\)/);
+  t.match(text, /--share VALUE\s+memory share \(a number in \(0, 1\], or a ratio like 1\/16\)/);
   t.match(text, /--kind full\|hashnet\|scma\s+embedding kind \(one of full, hashnet, scma; default scma\)/);
   t.match(text, /--buckets VALUE\s+ids per feature \(1 or 3 comma-separated integers >= 2\)/);
   t.match(text, /--label\s+rows are labeled \(default true\)/);
