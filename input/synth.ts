@@ -25,6 +25,7 @@ import { finished } from 'node:stream/promises';
 import { fmix32, hash2, mulberry32 } from '../core/hash.js';
 import { invalidOption, PipelineError } from '../core/errors.js';
 import { NUM_CAT, NUM_DENSE } from '../core/schema.js';
+import { LATENT_DEFAULT_GROUPS, LatentClickModel, resolveLatentKnobs, type LatentKnobs } from './synth-latent.js';
 
 /** Kaggle train.txt: rows and the 26 categorical cardinalities (shared/data/criteo/README.md). */
 export const KAGGLE_ROWS = 45_840_617;
@@ -87,10 +88,18 @@ const TAB = 9;
 const NL = 10;
 const HEX = new Uint8Array([...'0123456789abcdef'].map((c) => c.charCodeAt(0)));
 
+/** 'default': the click sits in the row's group (what `npm start` uses); 'latent': in high-cardinality values' latent vectors (synth-latent.ts). */
+export type SynthModelKind = 'default' | 'latent';
+export const SYNTH_MODELS: readonly SynthModelKind[] = ['default', 'latent'];
+
 export interface SynthOptions {
   rows: number;
   seed: number;
-  /** Number of hidden groups (default 256). */
+  /** Click model (default 'default'). */
+  model?: SynthModelKind;
+  /** Knobs of the latent model (synth-latent.ts); only with model 'latent'. */
+  latent?: Partial<LatentKnobs>;
+  /** Number of hidden groups (default 256, or 2048 for the latent model). */
   groups?: number;
   /** Rows per generated batch / stream chunk (default 4096); never changes the output. */
   batchRows?: number;
@@ -112,12 +121,16 @@ export function scaledCardinality(kaggle: number, rows: number): number {
 }
 
 function validate(opts: SynthOptions): Required<SynthOptions> {
-  const { rows, seed, groups = 256, batchRows = 4096 } = opts;
+  const { rows, seed, model = 'default', batchRows = 4096 } = opts;
+  if (!SYNTH_MODELS.includes(model)) throw invalidOption('model', `must be one of ${SYNTH_MODELS.join(', ')}`, model);
+  if (opts.latent !== undefined && model !== 'latent') throw invalidOption('latent', "applies to model 'latent' only", model);
+  const latent = model === 'latent' ? resolveLatentKnobs(opts.latent) : {};
+  const groups = opts.groups ?? (model === 'latent' ? LATENT_DEFAULT_GROUPS : 256);
   if (!Number.isSafeInteger(rows) || rows < 0) throw invalidOption('rows', 'must be a non-negative integer', rows);
   if (!Number.isSafeInteger(seed)) throw invalidOption('seed', 'must be an integer', seed);
   if (!Number.isSafeInteger(groups) || groups < 1 || groups > 65535) throw invalidOption('groups', 'must be an integer in 1..65535', groups);
   if (!Number.isSafeInteger(batchRows) || batchRows < 1) throw invalidOption('batchRows', 'must be a positive integer', batchRows);
-  return { rows, seed, groups, batchRows };
+  return { rows, seed, model, latent, groups, batchRows };
 }
 
 function gaussian(rand: () => number): number {
@@ -160,9 +173,11 @@ class SynthModel {
   readonly scrambleAdd: Float64Array;
   readonly valueEffect: (Float64Array | null)[];
   readonly hexKey: number;
+  /** The latent click model, or null for the default one. */
+  readonly latent: LatentClickModel | null;
   b0 = 0;
 
-  constructor(rows: number, seed: number, groups: number) {
+  constructor(rows: number, seed: number, groups: number, latent: Partial<LatentKnobs> | null = null) {
     const seedLo = seed >>> 0;
     const seedHi = Math.floor(seed / 4294967296) >>> 0;
     const rand = mulberry32(hash2(seedLo, seedHi, 0x5eed0001));
@@ -197,6 +212,8 @@ class SynthModel {
     this.valueEffect = Array.from({ length: NUM_CAT }, (_, f) =>
       VALUE_EFFECT_FEATURES.includes(f) ? Float64Array.from({ length: this.card[f] }, () => VALUE_EFFECT_SIGMA * gaussian(rand)) : null,
     );
+    // Drawn from its own stream: the default model's tables above are the same in both modes.
+    this.latent = latent ? new LatentClickModel(seed, G, this.card, latent) : null;
   }
 }
 
@@ -216,10 +233,10 @@ export class SynthGenerator {
   private group = 0;
 
   constructor(opts: SynthOptions) {
-    const { rows, seed, groups } = validate(opts);
+    const { rows, seed, groups, model, latent } = validate(opts);
     this.rows = rows;
     this.groups = groups;
-    this.model = new SynthModel(rows, seed, groups);
+    this.model = new SynthModel(rows, seed, groups, model === 'latent' ? latent : null);
     this.state = hash2(seed >>> 0, Math.floor(seed / 4294967296) >>> 0, 0x5eed0003);
     this.model.b0 = this.calibrate(hash2(this.state, 1, 0x5eed0004));
   }
@@ -251,7 +268,8 @@ export class SynthGenerator {
       else lo = mid + 1;
     }
     const g = (this.group = lo);
-    let z = m.groupEffect[g];
+    const lat = m.latent;
+    let z = lat ? 0 : m.groupEffect[g];
 
     for (let j = 0; j < NUM_DENSE; j++) {
       const d = DENSE[j];
@@ -284,7 +302,7 @@ export class SynthGenerator {
       }
       const k = f * G + g;
       let v: number;
-      if (pick < IN_GROUP && m.groupCount[k] > 0) {
+      if (pick < (lat ? lat.inGroupOf(f) : IN_GROUP) && m.groupCount[k] > 0) {
         const rank = Math.min(m.groupCount[k] - 1, Math.floor(inv5(1 + r * m.groupA[k])) - 1);
         v = g + G * rank;
       } else {
@@ -294,8 +312,9 @@ export class SynthGenerator {
       }
       this.cats[f] = v;
       const eff = m.valueEffect[f];
-      if (eff !== null) z += eff[v];
+      if (eff !== null && !lat) z += eff[v];
     }
+    if (lat) z += lat.logit(this.cats);
     return z;
   }
 

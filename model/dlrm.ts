@@ -14,6 +14,7 @@ import { selectBackend } from './backend.js';
 import { createEmbedding, EMBEDDING_IMPLS, GPU_EMBEDDING_IMPLS, NUM_FEATURES, type EmbeddingLayer, type NamedArray } from './embedding/index.js';
 import { FusedDlrm } from './fused/step.js';
 import { fillNormal, paramRng } from './init.js';
+import { checkMemoryFloor } from './embedding/memory-init.js';
 import type { Dlrm, DlrmConfig, ModelState, TrainBatch } from './types.js';
 
 export interface CreateDlrmOptions {
@@ -74,15 +75,16 @@ export function validateDlrmConfig(c: DlrmConfig): void {
       const n = e.vocab.size(f);
       if (!isPosInt(n)) throw invalidOption(`vocabulary size of c${f + 1}`, 'must be a positive integer', n);
     }
-  } else if (e.kind === 'hashnet' || e.kind === 'scma') {
+  } else if (e.kind === 'hashnet' || e.kind === 'scma' || e.kind === 'robe') {
     if (!isPosInt(e.memoryFloats) || e.memoryFloats > 2 ** 31 - 1) throw invalidOption('memory-floats', 'must be an integer in 1..2147483647', e.memoryFloats);
     if (!e.codes || typeof e.codes.codesInto !== 'function') throw invalidOption('embedding', `${e.kind} needs location codes`, e.kind);
     if (e.codes.dim !== d) {
       throw new PipelineError('ERR_MAPPING_DIM', `the ${e.kind === 'scma' ? 'mapping' : 'location codes'} have d = ${e.codes.dim}, the model has d = ${d} (arch-sparse-feature-size)`, { field: 'dim' });
     }
+    checkMemoryFloor(e.memoryFloats, d);
     if (e.initRows !== undefined && !isPosInt(e.initRows)) throw invalidOption('initRows', 'must be a positive integer', e.initRows);
   } else {
-    throw invalidOption('embedding', 'must be full, hashnet or scma', (e as { kind?: unknown }).kind);
+    throw invalidOption('embedding', 'must be full, hashnet, scma or robe', (e as { kind?: unknown }).kind);
   }
 }
 

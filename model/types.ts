@@ -16,7 +16,8 @@ export type { TrainBatch, Vocabulary, LocationCodes };
 export type EmbeddingSpec =
   | { kind: 'full'; vocab: Vocabulary }
   | { kind: 'hashnet'; memoryFloats: number; codes: LocationCodes; initRows?: number }
-  | { kind: 'scma'; memoryFloats: number; codes: LocationCodes; initRows?: number };
+  | { kind: 'scma'; memoryFloats: number; codes: LocationCodes; initRows?: number }
+  | { kind: 'robe'; memoryFloats: number; codes: LocationCodes; initRows?: number };
 
 export interface DlrmConfig {
   /** d, the embedding size (DLRM's --arch-sparse-feature-size). */

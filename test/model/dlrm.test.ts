@@ -68,7 +68,7 @@ t.test('config validation gives clear errors', async (t) => {
     [{ learningRate: NaN }, /^Invalid option learning-rate/],
     [{ embeddingOptimizer: 'adam' as 'sgd' }, /^Invalid option embedding-optimizer: must be sgd or adagrad/],
     [{ embedding: { kind: 'hashnet', memoryFloats: 0, codes: tableCodes(4, 6, 1) } }, /^Invalid option memory-floats/],
-    [{ embedding: { kind: 'bloom' } as unknown as DlrmConfig['embedding'] }, /^Invalid option embedding: must be full, hashnet or scma, got "bloom"/],
+    [{ embedding: { kind: 'bloom' } as unknown as DlrmConfig['embedding'] }, /^Invalid option embedding: must be full, hashnet, scma or robe, got "bloom"/],
   ];
   for (const [over, re] of cases) t.throws(() => validateDlrmConfig({ ...ok, ...over }), { message: re }, JSON.stringify(Object.keys(over)));
   t.throws(() => validateDlrmConfig({ ...ok, embedding: { kind: 'scma', memoryFloats: 100, codes: tableCodes(8, 6, 1) } }), {
