@@ -20,6 +20,13 @@ export interface SharingStats {
   meanJaccard: number;
   /** Share of those pairs whose values never occur in the same row. */
   disjointShare: number;
+  /**
+   * Pairs whose 32-bit codes are equal: sharing by design (SCMA's equal MinHash tuples),
+   * as opposed to codes that differ and meet only modulo M (random collisions).
+   */
+  sameCodePairs: number;
+  /** Mean Jaccard of the same-code pairs. */
+  sameCodeJaccard: number;
 }
 
 /** Row lists of every (feature, value) in `b`, as CSR: key order, offsets, rows. */
@@ -97,17 +104,20 @@ export function sharingStats(sets: RowSets, codes: LocationCodes, memoryFloats: 
   // Every element of every value, whatever its j: element j of one value and element
   // k of another share a float just as well (ROBE's blocks overlap at shifted j).
   const loc = new Float64Array(n * d);
-  const buf = new Uint32Array(d);
+  const code = new Uint32Array(n * d);
   for (let k = 0; k < n; k++) {
     const i = chosen[k];
-    codes.codesInto(sets.features[i], sets.values[i], buf, 0);
-    for (let j = 0; j < d; j++) loc[k * d + j] = buf[j] % memoryFloats;
+    codes.codesInto(sets.features[i], sets.values[i], code, k * d);
+    for (let j = 0; j < d; j++) loc[k * d + j] = code[k * d + j] % memoryFloats;
   }
   let pairs = 0;
   let sum = 0;
   let disjoint = 0;
+  let same = 0;
+  let sameSum = 0;
   const order = Uint32Array.from({ length: n * d }, (_, e) => e);
-  order.sort((a, b) => loc[a] - loc[b] || a - b);
+  // Equal codes sort next to each other within a location, so their pairs are found.
+  order.sort((a, b) => loc[a] - loc[b] || code[a] - code[b] || a - b);
   for (let e = 1; e < order.length; e++) {
     const a = order[e - 1];
     const b = order[e];
@@ -118,7 +128,11 @@ export function sharingStats(sets: RowSets, codes: LocationCodes, memoryFloats: 
     const jac = sets.jaccard(chosen[va], chosen[vb]);
     sum += jac;
     if (jac === 0) disjoint++;
+    if (code[a] === code[b]) {
+      same++;
+      sameSum += jac;
+    }
     pairs++;
   }
-  return { values: n, pairs, meanJaccard: pairs ? sum / pairs : NaN, disjointShare: pairs ? disjoint / pairs : NaN };
+  return { values: n, pairs, meanJaccard: pairs ? sum / pairs : NaN, disjointShare: pairs ? disjoint / pairs : NaN, sameCodePairs: same, sameCodeJaccard: same ? sameSum / same : NaN };
 }

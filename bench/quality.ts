@@ -15,7 +15,7 @@
  * Writes <out>.jsonl (every run, summary and sharing record, appended as they come, so
  * a killed run keeps what it finished), <out>.md, and <docs>/quality-<dataset>.svg.
  */
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { exactAuc } from '../core/metrics.js';
@@ -49,6 +49,13 @@ export interface QualityOptions {
   sample: number;
   kaggleFile: string;
   testFraction: number;
+  /** Knobs of the latent synthetic model (input/synth-latent.ts) and its group count. */
+  latent: Record<string, number>;
+  groups: number | undefined;
+  /** Seeds firstSeed .. firstSeed + seeds - 1 (so seeds can run in separate processes). */
+  firstSeed: number;
+  main: boolean;
+  sharing: boolean;
   out: string;
   docs: string;
   log: (line: string) => void;
@@ -72,6 +79,7 @@ function parseSizes(s: string): number[] {
 export function parseQualityArgs(argv: string[]): QualityOptions {
   const { values: a } = parseArgs({
     args: argv,
+    allowNegative: true,
     options: {
       datasets: { type: 'string', default: 'latent,default,kaggle10k' },
       rows: { type: 'string', default: '200000' },
@@ -94,6 +102,12 @@ export function parseQualityArgs(argv: string[]): QualityOptions {
       sample: { type: 'string', default: '125000' },
       kaggle: { type: 'string', default: KAGGLE_SAMPLE },
       'test-fraction': { type: 'string', default: '0.1' },
+      latent: { type: 'string', default: '{}' },
+      groups: { type: 'string' },
+      'first-seed': { type: 'string', default: '1' },
+      main: { type: 'boolean', default: true },
+      sharing: { type: 'boolean', default: true },
+      merge: { type: 'string' },
       out: { type: 'string', default: 'bench/results/quality' },
       docs: { type: 'string', default: 'docs' },
     },
@@ -122,6 +136,11 @@ export function parseQualityArgs(argv: string[]): QualityOptions {
     sample: Number(a.sample),
     kaggleFile: a.kaggle!,
     testFraction: Number(a['test-fraction']),
+    latent: JSON.parse(a.latent!) as Record<string, number>,
+    groups: a.groups === undefined ? undefined : Number(a.groups),
+    firstSeed: Number(a['first-seed']),
+    main: a.main as boolean,
+    sharing: a.sharing as boolean,
     out: a.out!,
     docs: a.docs!,
     log: (line) => process.stderr.write(line + '\n'),
@@ -129,7 +148,8 @@ export function parseQualityArgs(argv: string[]): QualityOptions {
 }
 
 function loadDataset(name: string, o: QualityOptions): Dataset | null {
-  if (name === 'latent' || name === 'default') return synthDataset(name, { rows: o.rows, seed: 1, model: name }, o.testFraction);
+  if (name === 'latent') return synthDataset(name, { rows: o.rows, seed: 1, model: name, latent: o.latent, ...(o.groups ? { groups: o.groups } : {}) }, o.testFraction);
+  if (name === 'default') return synthDataset(name, { rows: o.rows, seed: 1, model: name }, o.testFraction);
   if (name === 'kaggle10k') {
     if (!existsSync(o.kaggleFile)) return null;
     return tsvDataset('kaggle10k (noise-limited: ~1k test rows)', o.kaggleFile, o.testFraction);
@@ -144,7 +164,6 @@ export async function runQuality(o: QualityOptions): Promise<RunRecord[]> {
   writeFileSync(jsonl, JSON.stringify({ type: 'config', ...o, log: undefined, started: new Date().toISOString() }) + '\n');
   const emit = (obj: object) => appendFileSync(jsonl, JSON.stringify(obj) + '\n');
   const all: RunRecord[] = [];
-  const md: string[] = [];
   for (const name of o.datasets) {
     const t0 = performance.now();
     const data = loadDataset(name, o);
@@ -165,7 +184,8 @@ export async function runQuality(o: QualityOptions): Promise<RunRecord[]> {
       records.push(rec);
       o.log(`  ${study} ${r.kind} ${r.compression === null ? 'full' : `1/${Math.round(1 / r.compression)}`} seed ${r.seed}${r.numHash !== null ? ` K=${r.numHash} P=${r.sample}` : ''}: AUC ${r.auc.toFixed(4)} logloss ${r.logloss.toFixed(4)} (${r.seconds.toFixed(1)} s, ${Math.round(r.samplesPerSecond)}/s)`);
     };
-    for (let seed = 1; seed <= o.seeds; seed++) {
+    const seeds = Array.from({ length: o.seeds }, (_, i) => o.firstSeed + i);
+    for (const seed of o.main ? seeds : []) {
       for (const kind of o.kinds) {
         if (kind === 'full') await run('main', { kind, compression: 1, seed, numHash: o.numHash, sample: o.sample });
         else for (const compression of o.compressions) await run('main', { kind, compression, seed, numHash: o.numHash, sample: o.sample });
@@ -173,15 +193,15 @@ export async function runQuality(o: QualityOptions): Promise<RunRecord[]> {
     }
     if (o.ablationCompression !== null && o.kinds.includes('scma')) {
       const compression = o.ablationCompression;
-      for (let seed = 1; seed <= o.seeds; seed++) {
+      for (const seed of seeds) {
         for (const numHash of o.numHashes) if (numHash !== o.numHash) await run('ablation-K', { kind: 'scma', compression, seed, numHash, sample: o.sample });
         for (const sample of o.samples) if (sample !== o.sample) await run('ablation-P', { kind: 'scma', compression, seed, numHash: o.numHash, sample });
       }
     }
     // The mapping's actual sharing at each compression (seed 1's codes).
-    const sets = new RowSets(data.train);
+    const sets = o.sharing ? new RowSets(data.train) : null;
     const d = o.shape.d;
-    for (const compression of o.compressions) {
+    for (const compression of sets ? o.compressions : []) {
       const m = prepared.memoryFloats(compression, d);
       const codesOf: Record<string, () => Promise<import('../scma/codes.js').LocationCodes>> = {
         hashnet: async () => hashNetCodes(d, 1),
@@ -190,23 +210,60 @@ export async function runQuality(o: QualityOptions): Promise<RunRecord[]> {
       };
       for (const kind of ['scma', 'hashnet', 'robe']) {
         for (const minCount of [1, 5]) {
-          const s = sharingStats(sets, await codesOf[kind](), m, minCount);
+          const s = sharingStats(sets!, await codesOf[kind](), m, minCount);
           emit({ type: 'sharing', dataset: data.name, kind, compression, memoryFloats: m, minCount, ...s });
-          o.log(`  sharing ${kind} 1/${Math.round(1 / compression)} (values with >= ${minCount} rows): ${s.pairs} pairs, mean Jaccard ${s.meanJaccard.toFixed(4)}, disjoint ${(s.disjointShare * 100).toFixed(1)}%`);
+          o.log(`  sharing ${kind} 1/${Math.round(1 / compression)} (values with >= ${minCount} rows): ${s.pairs} pairs, mean Jaccard ${s.meanJaccard.toFixed(4)}, disjoint ${(s.disjointShare * 100).toFixed(1)}%, same code ${s.sameCodePairs} (Jaccard ${s.sameCodeJaccard.toFixed(3)})`);
         }
       }
     }
-    const summary = summarize(records);
-    for (const s of summary) emit(s);
-    const slug = name.replace(/[^a-z0-9]+/gi, '-');
-    writeFileSync(path.join(o.docs, `quality-${slug}.svg`), aucPlotSvg(summary, { title: `${data.name}: test AUC vs embedding memory`, oracleAuc }));
-    md.push(`### ${data.name}\n\n${data.train.rows} train / ${data.test.rows} test rows, ${prepared.distinct} distinct (feature, value) pairs, oracle AUC ${oracleAuc?.toFixed(4) ?? 'n/a'}\n\n${markdownTable(summary)}`);
+    for (const s of summarize(records)) emit(s);
     all.push(...records);
   }
-  writeFileSync(`${o.out}.md`, md.join('\n'));
   return all;
 }
 
+/** Summaries, markdown and plots from the JSON lines of one or more runs (processes). */
+export function writeReport(lines: Record<string, unknown>[], out: string, docs: string): string {
+  mkdirSync(path.dirname(out), { recursive: true });
+  mkdirSync(docs, { recursive: true });
+  const runs = lines.filter((l) => l.type === 'run') as unknown as RunRecord[];
+  const datasets = new Map<string, Record<string, unknown>>();
+  for (const l of lines) if (l.type === 'dataset') datasets.set(l.dataset as string, l);
+  const md: string[] = [];
+  const merged: Record<string, unknown>[] = [...datasets.values()];
+  for (const [name, info] of datasets) {
+    const summary = summarize(runs.filter((r) => r.dataset === name));
+    merged.push(...(summary as unknown as Record<string, unknown>[]), ...lines.filter((l) => l.type === 'sharing' && l.dataset === name));
+    const oracleAuc = (info.oracleAuc as number | null) ?? null;
+    const slug = name.split(' ')[0].replace(/[^a-z0-9]+/gi, '-');
+    writeFileSync(path.join(docs, `quality-${slug}.svg`), aucPlotSvg(summary, { title: `${name}: test AUC vs embedding memory`, oracleAuc }));
+    const sharing = lines.filter((l) => l.type === 'sharing' && l.dataset === name) as { kind: string; compression: number; minCount: number; pairs: number; meanJaccard: number; disjointShare: number; sameCodePairs: number; sameCodeJaccard: number }[];
+    const sharingMd = sharing.length
+      ? `\nMapping sharing (pairs of values with an element on one float; Jaccard of their training-row sets):\n\n| kind | compression | values with >= rows | pairs | mean Jaccard | pairs never in one row | pairs with equal codes | their mean Jaccard |\n|---|---|---:|---:|---:|---:|---:|---:|\n${sharing.map((x) => `| ${x.kind} | 1/${Math.round(1 / x.compression)} | ${x.minCount} | ${x.pairs} | ${x.meanJaccard.toFixed(5)} | ${(x.disjointShare * 100).toFixed(2)}% | ${x.sameCodePairs} | ${Number.isFinite(x.sameCodeJaccard) ? x.sameCodeJaccard.toFixed(3) : '-'} |`).join('\n')}\n`
+      : '';
+    md.push(`### ${name}\n\n${info.trainRows} train / ${info.testRows} test rows, ${info.distinctValues} distinct (feature, value) pairs, oracle AUC ${oracleAuc?.toFixed(4) ?? 'n/a'}\n\n${markdownTable(summary)}${sharingMd}`);
+  }
+  writeFileSync(`${out}.jsonl`, [...lines.filter((l) => l.type === 'config'), ...merged, ...runs].map((l) => JSON.stringify(l)).join('\n') + '\n');
+  const text = md.join('\n');
+  writeFileSync(`${out}.md`, text);
+  return text;
+}
+
+function readJsonl(file: string): Record<string, unknown>[] {
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const i = argv.indexOf('--merge');
+  if (i >= 0) {
+    const o = parseQualityArgs(argv);
+    writeReport(argv[i + 1].split(',').flatMap(readJsonl), o.out, o.docs);
+    return;
+  }
+  const o = parseQualityArgs(argv);
+  await runQuality(o);
+  writeReport(readJsonl(`${o.out}.jsonl`), o.out, o.docs);
+}
 if (import.meta.url === `file://${process.argv[1]}`) {
-  await runQuality(parseQualityArgs(process.argv.slice(2)));
+  await main(process.argv.slice(2));
 }

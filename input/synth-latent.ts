@@ -42,9 +42,13 @@ export interface LatentKnobs {
   pair: number;
 }
 
-export const LATENT_DEFAULTS: Readonly<LatentKnobs> = { latentDim: 4, inGroup: 0.9, deviation: 0.5, main: 1.0, pair: 2.0 };
-/** The default mode's 256 groups are too few for the five big features to need their memory. */
-export const LATENT_DEFAULT_GROUPS = 2048;
+export const LATENT_DEFAULTS: Readonly<LatentKnobs> = { latentDim: 4, inGroup: 0.9, deviation: 0.3, main: 0.5, pair: 0.6 };
+/**
+ * Groups of the latent model. Calibrated on an H200 (1M rows, Kaggle model, one epoch,
+ * Adagrad 0.05): with 2048 groups full tables reached 0.716 against an oracle of 0.796
+ * (64% of the lift), with 512 groups and deviation 0.3 0.771 against 0.836 (81%).
+ */
+export const LATENT_DEFAULT_GROUPS = 512;
 
 export function resolveLatentKnobs(k: Partial<LatentKnobs> = {}): LatentKnobs {
   const o = { ...LATENT_DEFAULTS, ...k };
