@@ -15,6 +15,7 @@ import {
   type SynthBatch,
 } from '../../input/synth.js';
 import { PipelineError } from '../../core/errors.js';
+import { CONTEXT_FEATURES, HIGH_CARD_FEATURES, LATENT_DEFAULTS, LatentClickModel } from '../../input/synth-latent.js';
 import { NUM_CAT, NUM_DENSE } from '../../core/schema.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 
@@ -351,4 +352,186 @@ t.test('memory does not grow with the number of rows', async (t) => {
   const big = await heapAfter(400000);
   t.ok(big.n > 15 * small.n);
   t.ok(big.peak - small.peak < 64 * 2 ** 20, `peak heap + buffers ${(small.peak / 2 ** 20).toFixed(0)} MB for 20k rows, ${(big.peak / 2 ** 20).toFixed(0)} MB for 400k`);
+});
+
+// ---- synth --model latent (input/synth-latent.ts) ----
+
+/** Rows of the latent mode with their hidden state: group, value index per feature, label, probability. */
+function latentRows(rows: number, seed: number, extra: Partial<Parameters<typeof synthBatches>[0]> = {}) {
+  const group = new Uint16Array(rows);
+  const values = new Int32Array(rows * NUM_CAT);
+  const labels = new Uint8Array(rows);
+  const probs = new Float64Array(rows);
+  let r = 0;
+  for (const b of synthBatches({ rows, seed, model: 'latent', ...extra })) {
+    group.set(b.latent.group, r);
+    values.set(b.latent.values, r * NUM_CAT);
+    probs.set(b.probs, r);
+    let i = r;
+    for (const line of b.text.toString('latin1').split('\n')) if (line !== '') labels[i++] = line.charCodeAt(0) - 48;
+    r += b.rows;
+  }
+  return { group, values, labels, probs };
+}
+
+t.test('latent: options are validated', async (t) => {
+  t.throws(() => new SynthGenerator({ rows: 10, seed: 1, model: 'fancy' as 'latent' }), /Invalid option model: must be one of default, latent, got "fancy"/);
+  t.throws(() => new SynthGenerator({ rows: 10, seed: 1, latent: { pair: 1 } }), /Invalid option latent: applies to model 'latent' only/);
+  t.throws(() => new SynthGenerator({ rows: 10, seed: 1, model: 'latent', latent: { inGroup: 1.5 } }), /Invalid option inGroup: must be a number in \[0, 1\], got 1.5/);
+  t.throws(() => new SynthGenerator({ rows: 10, seed: 1, model: 'latent', latent: { deviation: -0.1 } }), /Invalid option deviation/);
+  t.throws(() => new SynthGenerator({ rows: 10, seed: 1, model: 'latent', latent: { latentDim: 0 } }), /Invalid option latentDim: must be an integer in 1..64/);
+  t.throws(() => new SynthGenerator({ rows: 10, seed: 1, model: 'latent', latent: { pair: NaN } }), /Invalid option pair/);
+});
+
+t.test('latent: deterministic by seed and chunking; the default mode is unchanged by it', async (t) => {
+  const rows = 3000;
+  const ref = allBytes({ rows, seed: 9, model: 'latent' });
+  t.ok(allBytes({ rows, seed: 9, model: 'latent', batchRows: 101 }).equals(ref), 'batchRows 101');
+  t.notOk(allBytes({ rows, seed: 10, model: 'latent' }).equals(ref), 'another seed');
+  t.notOk(allBytes({ rows, seed: 9, model: 'latent', latent: { pair: 0.3 } }).equals(ref), 'another knob');
+  t.notOk(allBytes({ rows, seed: 9 }).equals(ref), 'not the default mode');
+  t.ok(allBytes({ rows, seed: 9, model: 'default' }).equals(allBytes({ rows, seed: 9 })), "model 'default' is the default");
+  const out = sink();
+  await writeSynth({ rows, seed: 9, model: 'latent', out });
+  t.ok(out.data().equals(ref), 'writeSynth writes the same rows');
+});
+
+t.test('latent: Kaggle-like label rate, empties and value-frequency profile, with a learnable signal', async (t) => {
+  const rows = 40000;
+  for (const seed of [1, 2]) {
+    const { values, labels, probs } = latentRows(rows, seed);
+    const labelRate = labels.reduce((a, b) => a + b, 0) / rows;
+    const meanProb = probs.reduce((a, b) => a + b, 0) / rows;
+    t.ok(Math.abs(labelRate - 0.25) < 0.03, `seed ${seed}: label rate ${labelRate.toFixed(4)} near 0.25`);
+    t.ok(Math.abs(meanProb - labelRate) < 0.01, `seed ${seed}: labels follow the recorded probabilities (${meanProb.toFixed(4)})`);
+    // The value-frequency profile is the default mode's: same cardinalities and the same empties.
+    const def = [...synthBatches({ rows, seed })].flatMap((b) => [b.latent.values]);
+    const defValues = new Int32Array(rows * NUM_CAT);
+    let o = 0;
+    for (const v of def) (defValues.set(v, o), (o += v.length));
+    for (let f = 0; f < NUM_CAT; f++) {
+      const distinct = (vals: Int32Array) => new Set(Array.from({ length: rows }, (_, r) => vals[r * NUM_CAT + f]).filter((v) => v >= 0)).size;
+      const [a, b] = [distinct(values), distinct(defValues)];
+      if (!(a <= 1.5 * b + 5 && b <= 1.5 * a + 5)) t.fail(`c${f + 1}: ${a} distinct values in latent mode, ${b} in default mode`);
+      let emptyA = 0;
+      let emptyB = 0;
+      for (let r = 0; r < rows; r++) (emptyA += values[r * NUM_CAT + f] < 0 ? 1 : 0), (emptyB += defValues[r * NUM_CAT + f] < 0 ? 1 : 0);
+      if (Math.abs(emptyA - emptyB) > 4 * Math.sqrt(rows * 0.25) + 5) t.fail(`c${f + 1}: ${emptyA} vs ${emptyB} empty`);
+    }
+    t.pass('cardinalities and empty rates match the default (Kaggle-like) mode per feature');
+    // A heavy head: the top 1% of c3's values cover far more than 1% of its rows.
+    const c3 = new Map<number, number>();
+    for (let r = 0; r < rows; r++) if (values[r * NUM_CAT + 2] >= 0) c3.set(values[r * NUM_CAT + 2], (c3.get(values[r * NUM_CAT + 2]) ?? 0) + 1);
+    const sorted = [...c3.values()].sort((a, b) => b - a);
+    const head = sorted.slice(0, Math.ceil(sorted.length / 100)).reduce((a, b) => a + b, 0) / sorted.reduce((a, b) => a + b, 0);
+    t.ok(head > 0.1, `seed ${seed}: top 1% of c3's values hold ${(head * 100).toFixed(1)}% of its rows`);
+    const auc = exactAuc(labels, probs);
+    t.ok(auc > 0.75 && auc < 0.9, `seed ${seed}: oracle AUC ${auc.toFixed(4)}`);
+  }
+});
+
+t.test("latent: the high-cardinality features' values come from the row's group and co-occur; the others do not", async (t) => {
+  const rows = 30000;
+  const G = 512;
+  const { group, values } = latentRows(rows, 3, { groups: G });
+  for (let f = 0; f < NUM_CAT; f++) {
+    let present = 0;
+    let inGroup = 0;
+    for (let r = 0; r < rows; r++) {
+      const v = values[r * NUM_CAT + f];
+      if (v < 0) continue;
+      present++;
+      if (v % G === group[r]) inGroup++;
+    }
+    const share = inGroup / present;
+    if (HIGH_CARD_FEATURES.includes(f)) {
+      // inGroup picks, plus background picks that land in the group by chance (about 1/G).
+      if (Math.abs(share - LATENT_DEFAULTS.inGroup) > 0.03) t.fail(`c${f + 1}: ${share.toFixed(3)} of values in the row's group, expected ~${LATENT_DEFAULTS.inGroup}`);
+    } else if (share > 0.1) t.fail(`c${f + 1} (not high-cardinality) follows the group: ${share.toFixed(3)}`);
+  }
+  t.pass('the five high-cardinality features pick from the row group, the others independently');
+  // Co-occurrence: a frequent c3 value and a frequent c4 value of one group appear together far
+  // more often than independence predicts, and values of different groups do not.
+  const count = (f: number) => {
+    const m = new Map<number, number>();
+    for (let r = 0; r < rows; r++) {
+      const v = values[r * NUM_CAT + f];
+      if (v >= 0) m.set(v, (m.get(v) ?? 0) + 1);
+    }
+    return m;
+  };
+  const [c3, c4] = [count(2), count(3)];
+  const top = (m: Map<number, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, 200).map(([v]) => v);
+  const [t3, t4] = [top(c3), top(c4)];
+  const pairs = new Map<string, number>();
+  for (let r = 0; r < rows; r++) {
+    const k = `${values[r * NUM_CAT + 2]}/${values[r * NUM_CAT + 3]}`;
+    pairs.set(k, (pairs.get(k) ?? 0) + 1);
+  }
+  let same = 0;
+  let sameExp = 0;
+  let other = 0;
+  let otherExp = 0;
+  for (const a of t3) {
+    for (const b of t4) {
+      const n = pairs.get(`${a}/${b}`) ?? 0;
+      const e = (c3.get(a)! * c4.get(b)!) / rows;
+      if (a % G === b % G) (same += n), (sameExp += e);
+      else (other += n), (otherExp += e);
+    }
+  }
+  t.ok(same / sameExp > 20, `same-group pairs co-occur ${(same / sameExp).toFixed(1)}x more than independence predicts`);
+  t.ok(other / otherExp < 0.5, `different-group pairs ${(other / otherExp).toFixed(2)}x`);
+});
+
+t.test("latent: a value's vector is its group's vector plus its own deviation", async (t) => {
+  const G = 64;
+  const r = 4;
+  const card = Array.from({ length: NUM_CAT }, () => 100000);
+  for (const dev of [0.3, 0.8]) {
+    const m = new LatentClickModel(5, G, card, { deviation: dev, latentDim: r });
+    const a = new Float64Array(r);
+    const b = new Float64Array(r);
+    let sameDot = 0;
+    let otherDot = 0;
+    let norm = 0;
+    const n = 4000;
+    for (let i = 0; i < n; i++) {
+      // Two values of one group (v and v + G), in two different features; and one of another group.
+      const v = i * G + (i % G);
+      m.valueVector(2, v, a);
+      m.valueVector(3, v + G, b);
+      for (let k = 0; k < r; k++) (sameDot += a[k] * b[k]), (norm += a[k] * a[k]);
+      m.valueVector(3, v + 1, b);
+      for (let k = 0; k < r; k++) otherDot += a[k] * b[k];
+    }
+    // E<u, u'> / r: 1 - dev^2 within a group; 0 across groups (up to the sampling of G group vectors).
+    const within = sameDot / (n * r);
+    const across = otherDot / (n * r);
+    t.ok(Math.abs(norm / (n * r) - 1) < 0.1, `dev ${dev}: unit variance per component (${(norm / (n * r)).toFixed(3)})`);
+    t.ok(Math.abs(within - (1 - dev * dev)) < 0.15, `dev ${dev}: within-group covariance ${within.toFixed(3)} ~ ${(1 - dev * dev).toFixed(2)}`);
+    t.ok(Math.abs(across) < 0.15, `dev ${dev}: across-group covariance ${across.toFixed(3)} ~ 0`);
+  }
+});
+
+t.test('latent: the click logit has pairwise interactions between latent vectors, and only with pair > 0', async (t) => {
+  const card = Array.from({ length: NUM_CAT }, () => 5000);
+  const row = (c3: number, c6: number) => {
+    const cats = new Int32Array(NUM_CAT).fill(-1);
+    cats[2] = c3;
+    cats[CONTEXT_FEATURES[0]] = c6;
+    return cats;
+  };
+  // Second difference of the logit over two values of c3 and two of c6: zero iff additive.
+  const mixed = (m: LatentClickModel, a: number, a2: number, b: number, b2: number) => m.logit(row(a, b)) - m.logit(row(a2, b)) - m.logit(row(a, b2)) + m.logit(row(a2, b2));
+  const withPairs = new LatentClickModel(1, 64, card);
+  const noPairs = new LatentClickModel(1, 64, card, { pair: 0 });
+  let big = 0;
+  for (let i = 0; i < 50; i++) {
+    if (Math.abs(mixed(withPairs, i, i + 100, i % 20, (i + 7) % 20)) > 0.01) big++;
+    t.ok(Math.abs(mixed(noPairs, i, i + 100, i % 20, (i + 7) % 20)) < 1e-12);
+  }
+  t.ok(big > 40, `${big}/50 value pairs interact`);
+  // The logit depends on the value, not only on its group: two values of one group differ.
+  t.not(noPairs.logit(row(5, 1)), noPairs.logit(row(5 + 64, 1)));
 });

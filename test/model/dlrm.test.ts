@@ -89,7 +89,7 @@ t.test('interaction: 351 pairwise dot products plus x for 26 features', async (t
   m.dispose();
 });
 
-for (const kind of ['full', 'hashnet', 'scma'] as const) {
+for (const kind of ['full', 'hashnet', 'scma', 'robe'] as const) {
   for (const impl of ['composite', 'cpu-sparse']) {
     t.test(`${kind}/${impl}: predictions equal a float64 DLRM computed from the state, before and after training`, async (t) => {
       const cfg = tinyConfig(kind, { embeddingDim: 3, bottomMlp: [13, 5, 3], topMlp: [6, 4, 1] });
@@ -170,6 +170,17 @@ for (const opt of ['sgd', 'adagrad'] as const) {
   });
 }
 
+t.test('shared memory below d floats per feature is refused with a clear error', async (t) => {
+  const d = 4;
+  for (const kind of ['hashnet', 'scma', 'robe'] as const) {
+    const at = (memoryFloats: number) => tinyConfig(kind, { embedding: { kind, memoryFloats, codes: tableCodes(d, 6, 1) } });
+    t.throws(() => validateDlrmConfig(at(26 * d - 1)), { code: 'ERR_MEMORY_TOO_SMALL', message: /103 floats is below the floor of 104 \(d = 4 floats for each of the 26 features\)/ }, kind);
+    t.throws(() => validateDlrmConfig(at(1)), { code: 'ERR_MEMORY_TOO_SMALL' }, `${kind}: --memory-floats 1 (it used to train to NaN)`);
+    t.doesNotThrow(() => validateDlrmConfig(at(26 * d)), `${kind}: the floor itself is accepted`);
+  }
+  await t.rejects(createDlrm(tinyConfig('hashnet', { embedding: { kind: 'hashnet', memoryFloats: 1, codes: tableCodes(d, 6, 1) } }), quiet), { code: 'ERR_MEMORY_TOO_SMALL' });
+});
+
 t.test('importState refuses a state of another shape and leaves the model unchanged', async (t) => {
   const m = await createDlrm(tinyConfig('hashnet'), quiet);
   const other = await (await createDlrm(tinyConfig('hashnet', { embeddingDim: 4, bottomMlp: [13, 9, 4] }), quiet)).exportState();
@@ -190,7 +201,7 @@ t.test('bad batches and a NaN loss give clear errors', async (t) => {
 });
 
 t.test('learns a separable toy problem', async (t) => {
-  for (const kind of ['full', 'hashnet', 'scma'] as const) {
+  for (const kind of ['full', 'hashnet', 'scma', 'robe'] as const) {
     const m = await createDlrm(tinyConfig(kind, { learningRate: 0.5 }), quiet);
     const batch = randomBatch(64, 6, 5);
     // Click iff feature c1's value is even: only the embeddings can tell.

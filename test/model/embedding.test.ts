@@ -7,7 +7,7 @@ import type { DlrmConfig, ModelState, TrainBatch } from '../../model/types.js';
 import { F, randomBatch, specFor, tinyConfig } from './fixtures.js';
 
 const quiet = { backend: 'cpu', log: () => {} };
-const KINDS = ['full', 'hashnet', 'scma'] as const;
+const KINDS = ['full', 'hashnet', 'scma', 'robe'] as const;
 
 function bce(p: Float32Array, y: Float32Array): number {
   let s = 0;
@@ -52,12 +52,12 @@ for (const kind of KINDS) {
   });
 }
 
-t.test('HashNet/SCMA lookups equal memory[code mod M], full lookups the vocabulary row', async (t) => {
+t.test('HashNet/SCMA/ROBE lookups equal memory[code mod M], full lookups the vocabulary row', async (t) => {
   await selectBackend('cpu', () => {});
   for (const kind of KINDS) {
     for (const impl of EMBEDDING_IMPLS) {
       const d = 5;
-      const spec = specFor(kind, d, 6, 101);
+      const spec = specFor(kind, d, 6, 151);
       const layer = createEmbedding(impl, 'cpu', { spec, dim: d, learningRate: 0.1, optimizer: 'sgd', seed: 9 });
       const mem = (await layer.exportState()).embedding[0].values;
       const rows = 4;

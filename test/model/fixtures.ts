@@ -1,6 +1,7 @@
 /** Tiny batches, vocabularies and location codes for the model tests. */
 import type { DlrmConfig, EmbeddingSpec, LocationCodes, TrainBatch, Vocabulary } from '../../model/types.js';
 import { mulberry32 } from '../../core/hash.js';
+import { RobeCodes } from '../../scma/robe-codes.js';
 
 export const F = 26;
 
@@ -42,12 +43,17 @@ export function randomBatch(rows: number, values: number, seed: number, labelled
   return labelled ? { rows, dense, cats, label } : { rows, dense, cats };
 }
 
-export function specFor(kind: 'full' | 'hashnet' | 'scma', dim: number, values: number, memoryFloats = 97): EmbeddingSpec {
+export type TestKind = 'full' | 'hashnet' | 'scma' | 'robe';
+
+/** memoryFloats: a prime above the floor of 26 x d floats for d <= 8, small enough that collisions are many. */
+export function specFor(kind: TestKind, dim: number, values: number, memoryFloats = 211): EmbeddingSpec {
   if (kind === 'full') return { kind, vocab: smallVocab((f) => values + (f % 3)) };
+  // ROBE's own codes (blocks of 2, so a block boundary falls inside d): they are what make it ROBE.
+  if (kind === 'robe') return { kind, memoryFloats, codes: new RobeCodes(dim, 13, Math.min(2, dim)) };
   return { kind, memoryFloats, codes: tableCodes(dim, values, kind === 'scma' ? 7 : 11) };
 }
 
-export function tinyConfig(kind: 'full' | 'hashnet' | 'scma', over: Partial<DlrmConfig> = {}): DlrmConfig {
+export function tinyConfig(kind: TestKind, over: Partial<DlrmConfig> = {}): DlrmConfig {
   const d = over.embeddingDim ?? 4;
   return {
     embeddingDim: d,
