@@ -41,6 +41,7 @@ export type ErrorCode =
   | 'ERR_BACKEND' // a layer needs another TensorFlow.js backend
   | 'ERR_NO_BACKEND'
   | 'ERR_MEMORY_SIZE' // the embedding memory exceeds the GPU's binding limit
+  | 'ERR_MEMORY_TOO_SMALL' // shared memory below d floats per feature
   | 'ERR_VOCAB_INDEX'
   | 'ERR_STATE_MISMATCH' // saved weights of another shape
   | 'ERR_CHECKPOINT'

@@ -70,3 +70,23 @@ t.test('--help and bad options', async (t) => {
   t.equal(unwritable.code, 1);
   t.match(unwritable.stderr, /missing\/dir\/rows\.tsv: cannot write: ENOENT/);
 });
+
+t.test('--model latent and its knobs: the library\'s rows; knobs refused without it', async (t) => {
+  const { code, stdout, stderr } = await pipeline(['synth', '--rows', '500', '--seed', '3', '--model', 'latent', '--pair', '0.4', '--deviation', '0.5', '--groups', '64']);
+  t.equal(code, 0, stderr);
+  const lib = Buffer.concat([...synthBatches({ rows: 500, seed: 3, model: 'latent', groups: 64, latent: { pair: 0.4, deviation: 0.5 } })].map((b) => b.text));
+  t.ok(stdout.equals(lib), 'identical to synthBatches with the same knobs');
+  const plain = await pipeline(['synth', '--rows', '500', '--seed', '3', '--model', 'latent']);
+  t.ok(plain.stdout.equals(Buffer.concat([...synthBatches({ rows: 500, seed: 3, model: 'latent' })].map((b) => b.text))), 'the latent defaults');
+  for (const [args, re] of [
+    [['--rows', '10', '--model', 'fancy'], /Invalid option model: must be default or latent, got "fancy"/],
+    [['--rows', '10', '--pair', '0.3'], /Invalid option pair: applies to --model latent only/],
+    [['--rows', '10', '--model', 'latent', '--deviation', '2'], /Invalid option deviation: must be a number in \[0, 1\], got "2"/],
+    [['--rows', '10', '--model', 'latent', '--in-group', 'x'], /Invalid option in-group: must be a number in \[0, 1\], got "x"/],
+  ] as [string[], RegExp][]) {
+    const r = await pipeline(['synth', ...args]);
+    t.equal(r.code, 2, `exit 2 for ${args.join(' ')}`);
+    t.match(r.stderr, re);
+    t.equal(r.stdout.length, 0);
+  }
+});
