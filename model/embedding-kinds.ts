@@ -1,5 +1,5 @@
 /**
- * The embedding kinds (full tables, HashNet, SCMA) in one registry: how each is
+ * The embedding kinds (full tables, HashNet, SCMA, ROBE) in one registry: how each is
  * built from the training rows, what model.json records of it, and how a saved
  * record becomes the same EmbeddingSpec again. Train builds and saves through it,
  * predict restores through it, so a kind's saved form is written down once; a new
@@ -12,7 +12,7 @@ import type { FeatureBatch } from '../core/schema.js';
 import { countValues, decodeVocabulary, encodeVocabulary, IdentityVocabulary, type ValueCounter } from '../stages/vocab.js';
 import type { EmbeddingSpec, LocationCodes } from './types.js';
 
-export const EMBEDDING_KINDS = ['full', 'hashnet', 'scma'] as const;
+export const EMBEDDING_KINDS = ['full', 'hashnet', 'scma', 'robe'] as const;
 export type EmbeddingKind = (typeof EMBEDDING_KINDS)[number];
 
 export function isEmbeddingKind(k: unknown): k is EmbeddingKind {
@@ -26,8 +26,10 @@ export interface SavedEmbeddingSpec {
   memoryFloats?: number;
   /** full: 'identity' with buckets, or a vocabulary file in the model directory. */
   vocab?: { kind: 'identity'; buckets: number | number[] } | { kind: 'table'; file: string; minCount: number };
-  /** hashnet: the code seed. */
+  /** hashnet, robe: the code seed. */
   hashSeed?: number;
+  /** robe: Z, the floats of each contiguous block. */
+  robeBlock?: number;
   /** scma: the mapping file (relative: beside model.json; absolute: the --mapping given) and its meta. */
   mapping?: { file: string; meta?: unknown };
 }
@@ -42,6 +44,8 @@ export interface EmbeddingBuildOptions {
   /** SCMA mapping file; built from the training rows when absent. */
   mapping?: string;
   mappingSample: number;
+  /** robe: Z (default d). */
+  robeBlock?: number;
 }
 
 export interface EmbeddingBuildContext {
@@ -87,13 +91,20 @@ async function countTrainingValues(ctx: EmbeddingBuildContext, needPass: string)
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-/** M for hashnet/scma: given, or the compression rate times the full tables' size (which needs a count pass). */
-async function sharedMemory(o: EmbeddingBuildOptions, ctx: EmbeddingBuildContext): Promise<{ memoryFloats: number; distinct: number[] | null }> {
+/**
+ * M for hashnet/scma/robe: given, or the compression rate times the full tables' size (which
+ * needs a count pass). initRows: the largest feature's value count when counted, so the
+ * shared memory starts U(±sqrt(1/max(ln))) as dlrm_ssm's SCMA array does
+ * (model/embedding/memory-init.ts); without counts the layer's default M/d.
+ */
+async function sharedMemory(o: EmbeddingBuildOptions, ctx: EmbeddingBuildContext): Promise<{ memoryFloats: number; distinct: number[] | null; initRows?: number }> {
   if (o.memoryFloats !== undefined) return { memoryFloats: o.memoryFloats, distinct: null };
   const counter = await countTrainingValues(ctx, '--compression on a stdin stream needs the per-feature value counts, a pass before training: give --memory-floats M instead, or read shards');
   const distinct = counter.distinct();
-  return { memoryFloats: Math.max(1, Math.round(o.compression * sum(distinct) * o.dim)), distinct };
+  return { memoryFloats: Math.max(1, Math.round(o.compression * sum(distinct) * o.dim)), distinct, initRows: Math.max(1, ...distinct) };
 }
+
+const withInit = (initRows: number | undefined) => (initRows !== undefined ? { initRows } : {});
 
 const full: EmbeddingKindEntry = {
   async build(o, ctx) {
@@ -136,10 +147,10 @@ const full: EmbeddingKindEntry = {
 
 const hashnet: EmbeddingKindEntry = {
   async build(o, ctx) {
-    const { memoryFloats, distinct } = await sharedMemory(o, ctx);
+    const { memoryFloats, distinct, initRows } = await sharedMemory(o, ctx);
     const { hashNetCodes } = await import('../scma/codes.js');
     return {
-      spec: { kind: 'hashnet', memoryFloats, codes: hashNetCodes(o.dim, o.seed) },
+      spec: { kind: 'hashnet', memoryFloats, codes: hashNetCodes(o.dim, o.seed), ...withInit(initRows) },
       saved: { kind: 'hashnet', dim: o.dim, memoryFloats, hashSeed: o.seed },
       writeFiles: noFiles,
       memoryFloats,
@@ -156,7 +167,7 @@ const MAPPING_FILE = 'mapping.arrow';
 
 const scma: EmbeddingKindEntry = {
   async build(o, ctx) {
-    const { memoryFloats, distinct } = await sharedMemory(o, ctx);
+    const { memoryFloats, distinct, initRows } = await sharedMemory(o, ctx);
     const { loadMapping, writeMapping } = await import('../scma/mapping-file.js');
     let codes: LocationCodes;
     let mapping: SavedEmbeddingSpec['mapping'];
@@ -178,7 +189,7 @@ const scma: EmbeddingKindEntry = {
       // Kept beside the model so predict uses exactly these codes (a resume rebuilds the same ones).
       writeFiles = (dir) => writeMapping(path.join(dir, MAPPING_FILE), m).then(() => {});
     }
-    return { spec: { kind: 'scma', memoryFloats, codes }, saved: { kind: 'scma', dim: o.dim, memoryFloats, mapping }, writeFiles, memoryFloats, distinct };
+    return { spec: { kind: 'scma', memoryFloats, codes, ...withInit(initRows) }, saved: { kind: 'scma', dim: o.dim, memoryFloats, mapping }, writeFiles, memoryFloats, distinct };
   },
   async restore(saved, modelDir) {
     if (!saved.mapping) throw new PipelineError('ERR_MODEL', 'scma embedding without a mapping', { file: modelDir });
@@ -187,12 +198,31 @@ const scma: EmbeddingKindEntry = {
   },
 };
 
+const robe: EmbeddingKindEntry = {
+  async build(o, ctx) {
+    const { memoryFloats, distinct, initRows } = await sharedMemory(o, ctx);
+    const { robeCodes } = await import('../scma/robe-codes.js');
+    const block = o.robeBlock ?? o.dim;
+    return {
+      spec: { kind: 'robe', memoryFloats, codes: robeCodes(o.dim, o.seed, block), ...withInit(initRows) },
+      saved: { kind: 'robe', dim: o.dim, memoryFloats, hashSeed: o.seed, robeBlock: block },
+      writeFiles: noFiles,
+      memoryFloats,
+      distinct,
+    };
+  },
+  async restore(saved) {
+    const { robeCodes } = await import('../scma/robe-codes.js');
+    return { kind: 'robe', memoryFloats: requireMemory(saved), codes: robeCodes(saved.dim, saved.hashSeed ?? 0, saved.robeBlock ?? saved.dim) };
+  },
+};
+
 function requireMemory(saved: SavedEmbeddingSpec): number {
   if (!(Number.isSafeInteger(saved.memoryFloats) && saved.memoryFloats! >= 1)) throw new PipelineError('ERR_MODEL', `${saved.kind} embedding without its memory size`, { field: 'memoryFloats' });
   return saved.memoryFloats!;
 }
 
-const REGISTRY: Record<EmbeddingKind, EmbeddingKindEntry> = { full, hashnet, scma };
+const REGISTRY: Record<EmbeddingKind, EmbeddingKindEntry> = { full, hashnet, scma, robe };
 
 export function embeddingKind(kind: string): EmbeddingKindEntry {
   if (!isEmbeddingKind(kind)) throw new PipelineError('ERR_MODEL', `unknown embedding kind ${JSON.stringify(kind)}: expected one of ${EMBEDDING_KINDS.join(', ')}`, { field: 'embedding' });

@@ -52,7 +52,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
   const featurize = source.manifest ? { buckets: source.manifest.config.buckets ?? null, seed: source.manifest.config.seed ?? 0 } : null;
   const embedding = await buildEmbedding(
     kind,
-    { dim: embeddingDim, seed, compression: s.compression, memoryFloats: s.memoryFloats, minCount: s.minCount, mapping: s.mapping, mappingSample: s.mappingSample },
+    { dim: embeddingDim, seed, compression: s.compression, memoryFloats: s.memoryFloats, minCount: s.minCount, mapping: s.mapping, mappingSample: s.mappingSample, ...(s.robeBlock !== undefined ? { robeBlock: s.robeBlock } : {}) },
     { buckets: featurize?.buckets ?? null, trainRows: source.trainRows, trainRowCount: plan?.train.end, input, log },
   );
 
@@ -70,6 +70,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     kind,
     memory: embedding.memoryFloats,
     mappingFile: s.mapping ?? null,
+    robeBlock: s.robeBlock ?? null,
     minCount: s.minCount,
     batchSize: s.batchSize,
     split: s.split,

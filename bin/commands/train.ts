@@ -10,7 +10,7 @@ import { parseSplit } from '../../stages/split.js';
 import { EMBEDDING_KINDS } from '../../model/embedding-kinds.js';
 import { train, TRAIN_DEFAULTS as D } from '../../pipeline/train.js';
 
-export const summary = 'train a DLRM (SCMA, HashNet or full embeddings) on shards or an Arrow stream';
+export const summary = 'train a DLRM (SCMA, HashNet, ROBE or full embeddings) on shards or an Arrow stream';
 
 const arch = (sizes: readonly number[]) => sizes.join('-');
 
@@ -19,9 +19,10 @@ const options = {
   'arch-sparse-feature-size': { type: 'int', min: 1, arg: 'D', default: D.embeddingDim, help: 'embedding size d' },
   'arch-mlp-bot': { type: 'string', arg: '13-...-D', default: arch(D.bottomMlp), help: `bottom MLP layer sizes, from ${NUM_DENSE} to d` },
   'arch-mlp-top': { type: 'string', arg: '...-1', default: arch(D.topMlp), help: 'top MLP layer sizes after the interaction, ending in 1' },
-  embedding: { type: 'enum', choices: EMBEDDING_KINDS, default: D.embedding, help: 'embedding kind' },
-  compression: { type: 'fraction', min: 0, minExclusive: true, max: 1, arg: 'R', help: `hashnet/scma memory as a fraction of the full tables, M = R x (sum of per-feature distinct values) x d; ${D.compression} unless --memory-floats is given` },
-  'memory-floats': { type: 'int', min: 1, arg: 'M', help: 'hashnet/scma memory size in floats, instead of --compression' },
+  embedding: { type: 'enum', choices: EMBEDDING_KINDS, default: D.embedding, help: 'embedding kind (robe: ROBE-Z, contiguous blocks at hashed offsets in one shared array)' },
+  compression: { type: 'fraction', min: 0, minExclusive: true, max: 1, arg: 'R', help: `hashnet/scma/robe memory as a fraction of the full tables, M = R x (sum of per-feature distinct values) x d; ${D.compression} unless --memory-floats is given` },
+  'memory-floats': { type: 'int', min: 1, arg: 'M', help: 'hashnet/scma/robe memory size in floats, instead of --compression (at least 26 x d)' },
+  'robe-block': { type: 'int', min: 1, arg: 'Z', help: 'robe: floats per contiguous block, at most d (default d)' },
   mapping: { type: 'path', arg: 'FILE', help: 'SCMA mapping (bin/pipeline minhash); built from the training rows when absent' },
   'mapping-sample': { type: 'int', min: 1, arg: 'P', default: D.mappingSample, help: 'rows sampled when the mapping is built on the fly' },
   'min-count': { type: 'int', min: 1, arg: 'N', default: D.minCount, help: 'full tables: values seen fewer times share the out-of-vocabulary row' },
@@ -63,6 +64,7 @@ export async function run(argv: string[]): Promise<number | void> {
     embedding: v.embedding,
     compression: v.compression,
     memoryFloats: v['memory-floats'],
+    robeBlock: v['robe-block'],
     mapping: v.mapping,
     mappingSample: v['mapping-sample'],
     minCount: v['min-count'],

@@ -8,6 +8,7 @@ import { NUM_DENSE } from '../../core/schema.js';
 import { DEFAULT_SAMPLE } from '../../scma/reduce.js';
 import { EMBEDDING_KINDS, isEmbeddingKind, type EmbeddingKind } from '../../model/embedding-kinds.js';
 import type { Dlrm, DlrmConfig } from '../../model/types.js';
+import { checkMemoryFloor } from '../../model/embedding/memory-init.js';
 import type { SplitSpec } from '../../stages/split.js';
 
 export type { EmbeddingKind } from '../../model/embedding-kinds.js';
@@ -26,6 +27,8 @@ export interface TrainOptions {
   /** Fraction of the full tables' size for hashnet/scma (M = R x sum of distinct values x d). */
   compression?: number;
   memoryFloats?: number;
+  /** ROBE: Z, the floats of each contiguous block (default d: one block per embedding). */
+  robeBlock?: number;
   /** SCMA mapping file; built from the training rows when absent. */
   mapping?: string;
   /** Rows sampled when the mapping is built on the fly (the reference's P). */
@@ -81,8 +84,8 @@ export const TRAIN_DEFAULTS = Object.freeze({
 });
 
 /** The options with every default filled in and every value checked. */
-export type TrainSettings = Required<Omit<TrainOptions, 'stdin' | 'compression' | 'memoryFloats' | 'mapping' | 'metricsFile' | 'outDir' | 'createModel'>> &
-  Pick<TrainOptions, 'stdin' | 'memoryFloats' | 'mapping' | 'metricsFile' | 'outDir'> & {
+export type TrainSettings = Required<Omit<TrainOptions, 'stdin' | 'compression' | 'memoryFloats' | 'robeBlock' | 'mapping' | 'metricsFile' | 'outDir' | 'createModel'>> &
+  Pick<TrainOptions, 'stdin' | 'memoryFloats' | 'robeBlock' | 'mapping' | 'metricsFile' | 'outDir'> & {
     compression: number;
     createModel: NonNullable<TrainOptions['createModel']>;
   };
@@ -103,6 +106,7 @@ export function resolveTrainOptions(opts: TrainOptions): TrainSettings {
     embedding: opts.embedding ?? d.embedding,
     compression: opts.compression ?? d.compression,
     memoryFloats: opts.memoryFloats,
+    robeBlock: opts.robeBlock,
     mapping: opts.mapping,
     mappingSample: opts.mappingSample ?? d.mappingSample,
     minCount: opts.minCount ?? d.minCount,
@@ -129,7 +133,11 @@ export function resolveTrainOptions(opts: TrainOptions): TrainSettings {
   if (opts.compression !== undefined && !(typeof compression === 'number' && compression > 0 && compression <= 1)) throw invalidOption('compression', 'must be a number in (0, 1]', compression);
   if (memoryFloats !== undefined && !isPosInt(memoryFloats)) throw invalidOption('memory-floats', 'must be a positive integer', memoryFloats);
   if (opts.compression !== undefined && memoryFloats !== undefined) throw invalidOption('memory-floats', 'cannot be combined with --compression', memoryFloats);
-  if (kind === 'full' && (opts.compression !== undefined || memoryFloats !== undefined)) throw invalidOption('embedding', '--compression/--memory-floats apply to hashnet and scma, not full tables', kind);
+  if (kind === 'full' && (opts.compression !== undefined || memoryFloats !== undefined)) throw invalidOption('embedding', '--compression/--memory-floats apply to hashnet, scma and robe, not full tables', kind);
+  // Refused before any reading: the model would refuse it too, only after the count pass.
+  if (memoryFloats !== undefined && kind !== 'full') checkMemoryFloor(memoryFloats, embeddingDim);
+  if (s.robeBlock !== undefined && kind !== 'robe') throw invalidOption('robe-block', 'applies to --embedding robe only', s.robeBlock);
+  if (s.robeBlock !== undefined && !(isPosInt(s.robeBlock) && s.robeBlock <= embeddingDim)) throw invalidOption('robe-block', `must be an integer in 1..${embeddingDim} (the embedding size)`, s.robeBlock);
   if (s.mapping !== undefined && kind !== 'scma') throw invalidOption('mapping', 'applies to --embedding scma only', s.mapping);
   for (const [name, v] of [['mini-batch-size', s.batchSize], ['test-mini-batch-size', s.testBatchSize], ['nepochs', s.epochs], ['print-freq', s.printFreq], ['checkpoint-freq', s.checkpointFreq], ['prefetch', s.prefetch], ['min-count', s.minCount], ['mapping-sample', s.mappingSample]] as const) {
     if (!isPosInt(v)) throw invalidOption(name, 'must be a positive integer', v);

@@ -55,7 +55,11 @@ t.test('options are validated before any input is read', async (t) => {
     [{ input, embedding: 'hashnet', compression: 0 }, /Invalid option compression: must be a number in \(0, 1\], got 0/],
     [{ input, embedding: 'hashnet', compression: 1.01 }, /Invalid option compression/],
     [{ input, embedding: 'hashnet', compression: 0.5, memoryFloats: 100 }, /cannot be combined/],
-    [{ input, embedding: 'full', compression: 0.5 }, /apply to hashnet and scma/],
+    [{ input, embedding: 'full', compression: 0.5 }, /apply to hashnet, scma and robe/],
+    [{ input, embedding: 'hashnet', memoryFloats: 1 }, /shared embedding memory of 1 floats is below the floor of 416 \(d = 16 floats for each of the 26 features\)/],
+    [{ input, embedding: 'robe', memoryFloats: 415 }, /below the floor of 416/],
+    [{ input, embedding: 'hashnet', robeBlock: 4 }, /Invalid option robe-block: applies to --embedding robe only/],
+    [{ input, embedding: 'robe', robeBlock: 17 }, /Invalid option robe-block: must be an integer in 1..16/],
     [{ input, embedding: 'hashnet', mapping: 'm.arrow' }, /Invalid option mapping: applies to --embedding scma only/],
     [{ input, batchSize: 0 }, /mini-batch-size/],
     [{ input, testFreq: -1 }, /test-freq/],
@@ -63,6 +67,6 @@ t.test('options are validated before any input is read', async (t) => {
     [{ input, embedding: 'dense' as never }, /Invalid option embedding/],
   ];
   for (const [opts, re] of cases) await t.rejects(train(opts), re);
-  await t.rejects(train({ input, embedding: 'hashnet', memoryFloats: 10 }), /cannot read input/);
-  await t.rejects(train({ input: '-', embedding: 'hashnet', memoryFloats: 10, split: parseSplit({ split: 'dlrm' }) }), /--split dlrm needs the total row count/);
+  await t.rejects(train({ input, embedding: 'hashnet', memoryFloats: 416 }), /cannot read input/);
+  await t.rejects(train({ input: '-', embedding: 'hashnet', memoryFloats: 416, split: parseSplit({ split: 'dlrm' }) }), /--split dlrm needs the total row count/);
 });
