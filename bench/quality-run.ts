@@ -40,6 +40,11 @@ export interface RunConfig {
   numHash: number;
   sample: number;
   backend: string;
+  /**
+   * Shared-memory init: 'max-ln' U(±sqrt(1/max(ln))) as `train` and dlrm_ssm do, or 'm-over-d'
+   * U(±sqrt(d/M)), the layer's default without counts.
+   */
+  init?: 'max-ln' | 'm-over-d';
 }
 
 export interface RunResult {
@@ -90,7 +95,8 @@ export async function embeddingSpec(p: PreparedData, c: RunConfig): Promise<Embe
   const memoryFloats = p.memoryFloats(c.compression, d);
   checkMemoryFloor(memoryFloats, d);
   const codes = c.kind === 'hashnet' ? hashNetCodes(d, c.seed) : c.kind === 'robe' ? robeCodes(d, c.seed) : await p.mapping(d, c.numHash, c.sample, c.seed);
-  return { kind: c.kind, memoryFloats, codes };
+  const initRows = (c.init ?? 'max-ln') === 'max-ln' ? Math.max(...p.counter.distinct()) : undefined;
+  return { kind: c.kind, memoryFloats, codes, ...(initRows !== undefined ? { initRows } : {}) };
 }
 
 export async function runOne(p: PreparedData, c: RunConfig): Promise<RunResult> {

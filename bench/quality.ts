@@ -52,6 +52,7 @@ export interface QualityOptions {
   /** Knobs of the latent synthetic model (input/synth-latent.ts) and its group count. */
   latent: Record<string, number>;
   groups: number | undefined;
+  init: 'max-ln' | 'm-over-d';
   /** Seeds firstSeed .. firstSeed + seeds - 1 (so seeds can run in separate processes). */
   firstSeed: number;
   main: boolean;
@@ -104,6 +105,7 @@ export function parseQualityArgs(argv: string[]): QualityOptions {
       'test-fraction': { type: 'string', default: '0.1' },
       latent: { type: 'string', default: '{}' },
       groups: { type: 'string' },
+      init: { type: 'string', default: 'max-ln' },
       'first-seed': { type: 'string', default: '1' },
       main: { type: 'boolean', default: true },
       sharing: { type: 'boolean', default: true },
@@ -138,6 +140,7 @@ export function parseQualityArgs(argv: string[]): QualityOptions {
     testFraction: Number(a['test-fraction']),
     latent: JSON.parse(a.latent!) as Record<string, number>,
     groups: a.groups === undefined ? undefined : Number(a.groups),
+    init: a.init === 'm-over-d' ? 'm-over-d' : a.init === 'max-ln' ? 'max-ln' : (() => { throw new Error('--init must be max-ln or m-over-d'); })(),
     firstSeed: Number(a['first-seed']),
     main: a.main as boolean,
     sharing: a.sharing as boolean,
@@ -177,8 +180,8 @@ export async function runQuality(o: QualityOptions): Promise<RunRecord[]> {
     emit({ type: 'dataset', dataset: data.name, trainRows: data.train.rows, testRows: data.test.rows, distinctValues: prepared.distinct, oracleAuc, seconds: (performance.now() - t0) / 1000 });
     o.log(`quality: ${data.name}: ${data.train.rows} train / ${data.test.rows} test rows, ${prepared.distinct} distinct values, oracle AUC ${oracleAuc?.toFixed(4) ?? 'n/a'}`);
     const records: RunRecord[] = [];
-    const run = async (study: string, c: Omit<RunConfig, 'shape' | 'batchSize' | 'learningRate' | 'optimizer' | 'epochs' | 'backend'>) => {
-      const r = await runOne(prepared, { ...c, shape: o.shape, batchSize: o.batchSize, learningRate: o.learningRate, optimizer: o.optimizer, epochs: o.epochs, backend: o.backend });
+    const run = async (study: string, c: Omit<RunConfig, 'shape' | 'batchSize' | 'learningRate' | 'optimizer' | 'epochs' | 'backend' | 'init'>) => {
+      const r = await runOne(prepared, { ...c, init: o.init, shape: o.shape, batchSize: o.batchSize, learningRate: o.learningRate, optimizer: o.optimizer, epochs: o.epochs, backend: o.backend });
       const rec: RunRecord = { type: 'run', dataset: data.name, study, ...r };
       emit(rec);
       records.push(rec);
