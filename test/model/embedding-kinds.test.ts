@@ -39,6 +39,8 @@ const cases: [string, EmbeddingKind, Partial<EmbeddingBuildOptions>, Partial<Emb
   ['hashnet, compression', 'hashnet', {}, {}],
   ['hashnet, memoryFloats', 'hashnet', { memoryFloats: 777 }, {}],
   ['scma, mapping built on the fly', 'scma', {}, {}],
+  ['robe, compression', 'robe', {}, {}],
+  ['robe, memoryFloats, blocks of 2', 'robe', { memoryFloats: 777, robeBlock: 2 }, {}],
 ];
 
 for (const [name, kind, o, c] of cases) {
@@ -79,7 +81,7 @@ t.test('a one-pass input (no trainRows) says which pass it would need', async (t
 });
 
 t.test('restore refuses records it cannot rebuild', async (t) => {
-  t.same([...EMBEDDING_KINDS], ['full', 'hashnet', 'scma']);
+  t.same([...EMBEDDING_KINDS], ['full', 'hashnet', 'scma', 'robe']);
   await t.rejects(restoreEmbedding({ kind: 'dense' as never, dim: 4 }, tmp), { code: 'ERR_MODEL', message: /unknown embedding kind "dense"/ });
   await t.rejects(restoreEmbedding({ kind: 'full', dim: 4 }, tmp), { code: 'ERR_MODEL', message: /without a vocabulary/ });
   await t.rejects(restoreEmbedding({ kind: 'hashnet', dim: 4 }, tmp), { code: 'ERR_MODEL', message: /without its memory size/ });
