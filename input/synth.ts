@@ -99,7 +99,7 @@ export interface SynthOptions {
   model?: SynthModelKind;
   /** Knobs of the latent model (synth-latent.ts); only with model 'latent'. */
   latent?: Partial<LatentKnobs>;
-  /** Number of hidden groups (default 256, or 2048 for the latent model). */
+  /** Number of hidden groups (default 256, or 512 for the latent model). */
   groups?: number;
   /** Rows per generated batch / stream chunk (default 4096); never changes the output. */
   batchRows?: number;

@@ -9,9 +9,9 @@ import type { LocationCodes } from '../scma/codes.js';
 export type { TrainBatch, Vocabulary, LocationCodes };
 
 /**
- * initRows (optional, HashNet/SCMA): the largest feature's value count (DLRM's max(ln));
- * the shared memory starts U(±sqrt(1/initRows)) as yanzhoupan/dlrm_ssm does.
- * Default: memoryFloats / d.
+ * initRows (optional, HashNet/SCMA/ROBE): the largest feature's value count (DLRM's max(ln));
+ * the shared memory starts U(±sqrt(1/initRows)) as yanzhoupan/dlrm_ssm's SCMA array does.
+ * `train` sets it whenever it counted the values (model/embedding-kinds.ts); default M/d.
  */
 export type EmbeddingSpec =
   | { kind: 'full'; vocab: Vocabulary }
