@@ -3,6 +3,7 @@
  * bin/commands/, each exporting `summary` (one line for the top-level help) and
  * `run(argv)`. Data goes to stdout, progress and logs to stderr.
  */
+import { readFileSync } from 'node:fs';
 import { PipelineError } from '../core/errors.js';
 
 export const COMMANDS = ['synth', 'preprocess', 'stats', 'minhash', 'train', 'predict'] as const;
@@ -17,7 +18,7 @@ async function load(name: string): Promise<CommandModule> {
 }
 
 async function topHelp(): Promise<string> {
-  const lines = ['usage: pipeline <command> [options]   (pipeline <command> --help for its options)', '', 'commands:'];
+  const lines = ['usage: pipeline <command> [options]   (pipeline <command> --help for its options)', '       pipeline --version', '', 'commands:'];
   for (const c of COMMANDS) {
     try {
       lines.push(`  ${c.padEnd(11)} ${(await load(c)).summary}`);
@@ -26,6 +27,11 @@ async function topHelp(): Promise<string> {
     }
   }
   return lines.join('\n');
+}
+
+/** The package's version, read from package.json (two levels above dist/bin/). */
+export function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -37,8 +43,18 @@ export async function main(argv: string[]): Promise<void> {
     if (err.code === 'EPIPE') process.exit(0);
   });
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  // No command is a usage error (exit 2, usage on stderr); asking for help is not.
+  if (!name) {
+    process.stderr.write((await topHelp()) + '\n');
+    process.exitCode = 2;
+    return;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write((await topHelp()) + '\n');
+    return;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`scma-pipeline ${version()}\n`);
     return;
   }
   if (!(COMMANDS as readonly string[]).includes(name)) {
@@ -51,7 +67,7 @@ export async function main(argv: string[]): Promise<void> {
     if (typeof code === 'number') process.exitCode = code;
   } catch (err) {
     const e = err as Error & { code?: string };
-    const usage = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || e.code === 'ERR_INVALID_OPTION';
+    const usage = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' || e.code === 'ERR_INVALID_OPTION';
     process.stderr.write(`pipeline ${name}: ${e instanceof PipelineError || usage ? e.message : e.stack ?? e.message}\n`);
     process.exitCode = usage ? 2 : 1;
   }

@@ -130,7 +130,8 @@ export function parseCommandArgs<T extends OptionTable>(argv: string[], usage: s
   for (const [name, o] of Object.entries(options)) {
     const raw = (values as Record<string, string | boolean | string[] | undefined>)[name];
     if (raw === undefined) {
-      if (o.required) throw invalidOption(name, `must be ${o.type === 'path' ? `given (${o.arg ?? 'a path'})` : describeOption(o)}`, null);
+      // "Missing option rows: is required (a non-negative integer: number of rows)", not "got null".
+      if (o.required) throw invalidOption(name, `is required (${o.type === 'path' ? (o.arg ?? 'a path') : describeOption(o)}: ${o.help})`, undefined);
       out[name] = o.type === 'boolean' ? (o.default ?? false) : o.default;
     } else out[name] = Array.isArray(raw) || typeof raw === 'boolean' ? raw : convert(name, o, raw);
   }

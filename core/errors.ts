@@ -81,8 +81,9 @@ export class PipelineError extends Error {
   }
 }
 
-/** `Invalid option buckets: must be a positive integer, got -3` */
+/** `Invalid option buckets: must be a positive integer, got -3`; with `got` undefined, `Missing option rows: ...`. */
 export function invalidOption(name: string, expected: string, got: unknown): PipelineError {
+  if (got === undefined) return new PipelineError('ERR_INVALID_OPTION', `Missing option ${name}: ${expected}`, { option: name });
   return new PipelineError('ERR_INVALID_OPTION', `Invalid option ${name}: ${expected}, got ${JSON.stringify(got)}`, { option: name });
 }
 

@@ -9,6 +9,7 @@
  * into the same engine as the CommonJS one we import.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, readdirSync } from 'node:fs';
 import { register } from 'node:module';
 import { invalidOption, PipelineError } from '../core/errors.js';
 
@@ -45,6 +46,24 @@ export function loadGradients(): Promise<void> {
   return gradientsLoaded;
 }
 
+/**
+ * Linux without a GPU device node (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg for
+ * WSL) has no adapter for Dawn to find, and Dawn's Vulkan probe prints a warning
+ * with its build path on stderr from native code, which we cannot silence. So we
+ * look for the device nodes first and do not load Dawn at all when there are none.
+ * Other platforms (Metal, D3D12) are probed as before.
+ */
+export function gpuDeviceAbsent(platform = process.platform, dev = '/dev'): boolean {
+  if (platform !== 'linux') return false;
+  try {
+    if (existsSync(`${dev}/dxg`)) return false;
+    if (readdirSync(dev).some((n) => /^nvidia\d/.test(n))) return false;
+    return !readdirSync(`${dev}/dri`).some((n) => n.startsWith('renderD'));
+  } catch {
+    return true; // no /dev/dri
+  }
+}
+
 /** Each probe registers its backend with tfjs and returns a reason when it cannot be used. */
 async function tryBackend(name: BackendName): Promise<string | undefined> {
   try {
@@ -70,6 +89,7 @@ async function tryBackend(name: BackendName): Promise<string | undefined> {
       case 'webgpu': {
         const g = globalThis as { navigator?: { gpu?: unknown } };
         if (!g.navigator?.gpu) {
+          if (gpuDeviceAbsent()) return 'no GPU device (no /dev/dri/renderD*, /dev/nvidia*)';
           const webgpu = (await import('webgpu')) as { create: (opts: string[]) => unknown; globals: Record<string, unknown> };
           Object.assign(globalThis, webgpu.globals);
           // Node >= 21 defines a read-only navigator getter: redefine instead of assigning.

@@ -27,7 +27,7 @@ t.test('argv becomes typed values, with the defaults of the table', async (t) =>
 
 t.test('every bad value names its option and says what it takes', async (t) => {
   const cases: [string[], RegExp][] = [
-    [[], /^Invalid option input: must be given \(FILE\), got null$/],
+    [[], /^Missing option input: is required \(FILE: [^)]*\)$/],
     [['-i', 'a', '--size', '0'], /^Invalid option size: must be a positive integer, got "0"$/],
     [['-i', 'a', '--size', '1e3'], /^Invalid option size: must be a positive integer, got "1e3"$/],
     [['-i', 'a', '--size', '12abc'], /^Invalid option size: must be a positive integer/],

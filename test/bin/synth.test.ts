@@ -56,7 +56,7 @@ t.test('--help and bad options', async (t) => {
     [['--rows', 'abc'], /Invalid option rows: must be a non-negative integer, got "abc"/],
     [['--rows', '1e3'], /Invalid option rows/],
     [['--rows=-3'], /Invalid option rows/],
-    [[], /Invalid option rows: must be a non-negative integer, got null/],
+    [[], /^pipeline synth: Missing option rows: is required \(a non-negative integer: number of rows\)\n$/],
     [['--rows', '10', '--seed', '1.5'], /Invalid option seed: must be an integer, got "1.5"/],
     [['--rows', '10', '--bogus'], /bogus/],
   ] as [string[], RegExp][]) {

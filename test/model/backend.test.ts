@@ -31,3 +31,34 @@ t.test('auto picks the best available backend and says so', async (t) => {
   t.equal(lines.length, 1);
   t.match(lines[0], new RegExp(`^backend: ${got} \\(auto; unavailable: tensorflow: `));
 });
+
+t.test('no GPU device node on Linux: webgpu is skipped without loading Dawn (whose probe prints a Vulkan warning)', async (t) => {
+  const { gpuDeviceAbsent } = await import('../../model/backend.js');
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dev = fs.mkdtempSync(path.join(os.tmpdir(), 'dev-'));
+  t.teardown(() => fs.rmSync(dev, { recursive: true, force: true }));
+  t.equal(gpuDeviceAbsent('linux', dev), true, 'empty /dev: no GPU');
+  t.equal(gpuDeviceAbsent('darwin', dev), false, 'other platforms are probed');
+  fs.writeFileSync(path.join(dev, 'nvidia0'), '');
+  t.equal(gpuDeviceAbsent('linux', dev), false, '/dev/nvidia0');
+  fs.rmSync(path.join(dev, 'nvidia0'));
+  fs.mkdirSync(path.join(dev, 'dri'));
+  fs.writeFileSync(path.join(dev, 'dri', 'renderD128'), '');
+  t.equal(gpuDeviceAbsent('linux', dev), false, '/dev/dri/renderD128');
+});
+
+t.test('a train-like backend probe prints no Dawn warning on a machine without a GPU', async (t) => {
+  const { gpuDeviceAbsent } = await import('../../model/backend.js');
+  if (!gpuDeviceAbsent()) {
+    t.pass('this machine has a GPU device: nothing to check');
+    return;
+  }
+  const { spawnSync } = await import('node:child_process');
+  const url = new URL('../../model/backend.js', import.meta.url).href;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const b = await import(${JSON.stringify(url)}); await b.selectBackend('webgpu', (l) => process.stderr.write(l + '\\n'));`], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  t.notMatch(r.stderr, /Vulkan|XDG_RUNTIME_DIR|dawn/i);
+  t.match(r.stderr, /^backend: webgpu unavailable \(no GPU device/);
+});
