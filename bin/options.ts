@@ -114,21 +114,36 @@ export function helpText(usage: string, description: string, options: OptionTabl
   return `usage: ${usage}\n\n${description}\n\noptions:\n${rows.join('\n')}\n      --help                         show this help`;
 }
 
-/** Parses argv into typed values; returns null after printing help when --help was given. */
-export function parseCommandArgs<T extends OptionTable>(argv: string[], usage: string, description: string, options: T): OptionValues<T> | null {
+/**
+ * Parses argv into typed values; returns null after printing help when --help was given.
+ * `positionals`: the name of a `multiple` path option that bare arguments are added
+ * to, so `--input day_*.gz` (which the shell expands into `--input day_0.gz day_1.gz
+ * ...`) and `preprocess a.tsv b.tsv` both mean every file, in the order given.
+ */
+export function parseCommandArgs<T extends OptionTable>(
+  argv: string[],
+  usage: string,
+  description: string,
+  options: T,
+  { positionals }: { positionals?: keyof T & string } = {},
+): OptionValues<T> | null {
   const spec: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const [name, o] of Object.entries(options)) {
     spec[name] = { type: o.type === 'boolean' ? 'boolean' : 'string', ...(o.short ? { short: o.short } : {}), ...('multiple' in o && o.multiple ? { multiple: true } : {}) };
   }
   spec.help = { type: 'boolean', short: 'h' };
-  const { values } = parseArgs({ args: argv, options: spec, allowPositionals: false, allowNegative: true } as Parameters<typeof parseArgs>[0]);
+  const parsed = parseArgs({ args: argv, options: spec, allowPositionals: positionals !== undefined, allowNegative: true } as Parameters<typeof parseArgs>[0]);
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   if (values.help) {
     process.stdout.write(helpText(usage, description, options) + '\n');
     return null;
   }
+  if (positionals !== undefined && parsed.positionals.length > 0) {
+    values[positionals] = [...((values[positionals] as string[] | undefined) ?? []), ...parsed.positionals];
+  }
   const out: Record<string, unknown> = {};
   for (const [name, o] of Object.entries(options)) {
-    const raw = (values as Record<string, string | boolean | string[] | undefined>)[name];
+    const raw = values[name];
     if (raw === undefined) {
       // "Missing option rows: is required (a non-negative integer: number of rows)", not "got null".
       if (o.required) throw invalidOption(name, `is required (${o.type === 'path' ? (o.arg ?? 'a path') : describeOption(o)}: ${o.help})`, undefined);

@@ -5,12 +5,19 @@ import { parseCommandArgs, type OptionTable } from '../options.js';
 import { invalidOption } from '../../core/errors.js';
 import { NUM_CAT } from '../../core/schema.js';
 import { preprocess, PREPROCESS_DEFAULTS as D, type PreprocessSummary } from '../../pipeline/preprocess.js';
+import { dayOrderWarning, expandInputs } from '../../input/expand.js';
 
 export const summary = 'Criteo TSV -> featurized Parquet/Arrow shards (resumable) or an Arrow IPC stream on stdout';
 
-const USAGE = 'pipeline preprocess --input FILE... | - (--out DIR | --to -) [options]';
+const USAGE = 'pipeline preprocess [--input] FILE|GLOB|- ... (--out DIR | --to -) [options]';
 const OPTIONS = {
-  input: { type: 'path', short: 'i', multiple: true, arg: 'FILE', help: "input TSV (.gz ok); repeat for several files in order; '-' for stdin" },
+  input: {
+    type: 'path',
+    short: 'i',
+    multiple: true,
+    arg: 'FILE...',
+    help: "input TSV (.gz ok), read in the order given; several files may follow one --input, or be given without it; a quoted glob ('day_*.gz') is expanded in natural order (day_2 before day_10); '-' for stdin",
+  },
   out: { type: 'path', short: 'o', arg: 'DIR', help: 'output directory for shards and manifest.json' },
   to: { type: 'enum', choices: ['-'] as const, arg: '-', help: "'-': write an Arrow IPC stream to stdout instead of shards" },
   format: { type: 'enum', choices: ['parquet', 'arrow'] as const, default: D.format, help: 'shard format' },
@@ -26,13 +33,21 @@ const OPTIONS = {
 } satisfies OptionTable;
 
 export async function run(argv: string[]): Promise<number> {
-  const v = parseCommandArgs(argv, USAGE, 'Parses and featurizes Criteo TSV into shards with a manifest (resumable: rerun the same command after a crash), or streams Arrow IPC to stdout.', OPTIONS);
+  const v = parseCommandArgs(
+    argv,
+    USAGE,
+    'Parses and featurizes Criteo TSV into shards with a manifest (resumable: rerun the same command after a crash), or streams Arrow IPC to stdout.\nThe manifest records the input files in order and, per shard, which lines of which file its rows came from.',
+    OPTIONS,
+    { positionals: 'input' },
+  );
   if (!v) return 0;
-  const inputs = v.input ?? [];
+  const inputs = expandInputs(v.input ?? []);
   if (inputs.length === 0) throw invalidOption('input', "needs at least one FILE or '-'", inputs);
   const { out, to } = v;
   if ((out === undefined) === (to === undefined)) throw invalidOption('out', 'give exactly one of --out DIR or --to -', { out, to });
   const log = v.quiet ? undefined : (line: string) => process.stderr.write(line + '\n');
+  const order = dayOrderWarning(inputs);
+  if (order) process.stderr.write(`preprocess: warning: ${order}\n`);
   let summaryOut: PreprocessSummary;
   try {
     summaryOut = await preprocess({

@@ -10,6 +10,15 @@ import { KAGGLE_10K, PIPELINE_BIN } from '../helpers/paths.js';
 import { readFeatureBatches, readManifest } from '../../io/read-shards.js';
 import { collect, expectedColumns, firstDifference } from '../io/shard-expect.js';
 
+// Loaded before the first t.test: a top-level await after the tests started lets
+// tap end the file first, and the DuckDB test was then never run.
+let duck: any = null;
+try {
+  duck = await import(process.env.DUCKDB_NODE_API ? pathToFileURL(process.env.DUCKDB_NODE_API).href : ('@duckdb/node-api' as string));
+} catch {
+  duck = null;
+}
+
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'preprocess-cli-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const expected = expectedColumns(KAGGLE_10K);
@@ -231,13 +240,6 @@ t.test('interop: parquetjs-lite reads our Parquet shards with identical values',
   t.equal(mismatches, 0);
 });
 
-let duck: any = null;
-try {
-  duck = await import(process.env.DUCKDB_NODE_API ? pathToFileURL(process.env.DUCKDB_NODE_API).href : ('@duckdb/node-api' as string));
-} catch {
-  duck = null;
-}
-
 t.test('interop: DuckDB reads our Parquet shards', { skip: duck ? false : '@duckdb/node-api is not installed (npm install --no-save @duckdb/node-api to run this test)' }, async (t) => {
   const dir = path.join(tmp, 'ref-parquet');
   const inst = await duck.DuckDBInstance.create(':memory:');
@@ -250,4 +252,33 @@ t.test('interop: DuckDB reads our Parquet shards', { skip: duck ? false : '@duck
   t.equal(Number(n), REPEATS * 10000);
   t.equal(Number(pos), REPEATS * expected.label!.reduce((a, b) => a + b, 0));
   t.equal(Number(maxC26), Math.max(...expected.cats[25]));
+});
+
+t.test('several inputs after one --input, positional inputs and a quoted glob all mean the same files, named in the manifest', async (t) => {
+  const parts = path.join(tmp, 'parts');
+  fs.mkdirSync(parts);
+  const lines = fs.readFileSync(KAGGLE_10K, 'latin1').split('\n').filter(Boolean);
+  const files = [0, 1, 2].map((d) => path.join(parts, `day_${d}.tsv`));
+  files.forEach((f, d) => fs.writeFileSync(f, lines.slice(d * 100, (d + 1) * 100).join('\n') + '\n', 'latin1'));
+  const forms: [string, string[]][] = [
+    ['one --input, several paths (an unquoted shell glob)', ['--input', ...files]],
+    ['positional paths', [...files]],
+    ['a quoted glob', ['--input', path.join(parts, 'day_*.tsv')]],
+  ];
+  for (const [name, args] of forms) {
+    const out = path.join(tmp, `multi-${forms.findIndex((f) => f[0] === name)}`);
+    const r = cli(['preprocess', ...args, '--out', out, '--format', 'arrow', '--shard-rows', '150', '-q']);
+    t.equal(r.code, 0, `${name}: ${r.stderr}`);
+    const m = await readManifest(out);
+    t.same(m.config.inputs, files, `${name}: the manifest lists the files in order`);
+    t.equal(m.rows, 300, name);
+    t.same(
+      m.shards.map((s) => s.source.map((x) => [path.basename(x.file), x.firstLine, x.lastLine])),
+      [[['day_0.tsv', 1, 100], ['day_1.tsv', 1, 50]], [['day_1.tsv', 51, 100], ['day_2.tsv', 1, 100]]],
+      `${name}: each shard says which lines of which file it holds`,
+    );
+  }
+  const none = cli(['preprocess', '--input', path.join(parts, 'night_*.tsv'), '--out', path.join(tmp, 'none'), '-q']);
+  t.equal(none.code, 1);
+  t.match(none.stderr, /night_\*\.tsv: no file matches this pattern/);
 });
