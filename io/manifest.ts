@@ -1,5 +1,5 @@
 /**
- * DIR/manifest.json: the list of committed shards of a preprocess output, the
+ * DIR/_manifest.json: the list of committed shards of a preprocess output, the
  * config that produced them and where each shard's rows came from. It is the
  * commit record: a shard file exists for readers only once the manifest names it,
  * and the manifest is replaced atomically (temp file, fsync, rename, fsync dir),
@@ -9,7 +9,13 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PipelineError } from '../core/errors.js';
 
-export const MANIFEST_FILE = 'manifest.json';
+/**
+ * Leading '_': pyarrow, Spark, Polars and DuckDB's directory readers skip names
+ * starting with '_' or '.', so `pq.read_table('shards/')` sees only the shards.
+ */
+export const MANIFEST_FILE = '_manifest.json';
+/** The name before 0.2: still read (a run started by an older version resumes), replaced on the next write. */
+export const LEGACY_MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_VERSION = 1;
 
 export type ShardFormat = 'parquet' | 'arrow';
@@ -69,18 +75,24 @@ import { writeFileAtomic } from './atomic-file.js';
 
 export async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
   await writeFileAtomic(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+  // Once the new name is durable the old one is only in the way of directory readers.
+  await fsp.rm(path.join(dir, LEGACY_MANIFEST_FILE), { force: true });
 }
 
-/** Reads and checks DIR/manifest.json; null when there is none (a fresh output). */
+/** Reads and checks DIR/_manifest.json (or the legacy DIR/manifest.json); null when there is neither (a fresh output). */
 export async function tryReadManifest(dir: string): Promise<Manifest | null> {
-  const file = path.join(dir, MANIFEST_FILE);
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
+  let file = path.join(dir, MANIFEST_FILE);
+  let text: string | null = null;
+  for (const name of [MANIFEST_FILE, LEGACY_MANIFEST_FILE]) {
+    file = path.join(dir, name);
+    try {
+      text = await fsp.readFile(file, 'utf8');
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   }
+  if (text === null) return null;
   let m: Manifest;
   try {
     m = JSON.parse(text) as Manifest;

@@ -71,7 +71,7 @@ export async function* readFeatureBatches(input: string, opts: ReadFeatureBatche
     return;
   }
   const format = formatOfFile(input);
-  if (!format) throw new PipelineError('ERR_INPUT', 'not a shard: expected a directory with manifest.json, a .parquet or .arrow file, or -', { file: input });
+  if (!format) throw new PipelineError('ERR_INPUT', 'not a shard: expected a directory with _manifest.json, a .parquet or .arrow file, or -', { file: input });
   yield* readShardFile(input, format, signal);
 }
 

@@ -8,10 +8,10 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PipelineError } from '../core/errors.js';
-import { configDifferences, emptyManifest, MANIFEST_FILE, tryReadManifest, type Manifest, type ManifestConfig } from './manifest.js';
+import { configDifferences, emptyManifest, LEGACY_MANIFEST_FILE, MANIFEST_FILE, tryReadManifest, type Manifest, type ManifestConfig } from './manifest.js';
 
 const OUR_SHARD = /^part-\d{5,}\.(parquet|arrow)$/;
-const OUR_TMP = /^\.(part-\d{5,}\.(parquet|arrow)|manifest\.json)(\.\d+)+\.tmp$/;
+const OUR_TMP = /^\.(part-\d{5,}\.(parquet|arrow)|_?manifest\.json)(\.\d+)+\.tmp$/;
 
 export interface OpenedOutput {
   manifest: Manifest;
@@ -38,7 +38,7 @@ export async function openShardOutput({ dir, config, overwrite = false }: { dir:
   if (overwrite) existing = null;
   const keep = new Set(existing?.shards.map((s) => s.file) ?? []);
   for (const name of await fsp.readdir(dir)) {
-    const stale = OUR_TMP.test(name) || (OUR_SHARD.test(name) && !keep.has(name)) || (overwrite && name === MANIFEST_FILE);
+    const stale = OUR_TMP.test(name) || (OUR_SHARD.test(name) && !keep.has(name)) || (overwrite && (name === MANIFEST_FILE || name === LEGACY_MANIFEST_FILE));
     if (stale) await fsp.rm(path.join(dir, name), { force: true });
   }
   return { manifest: existing ?? emptyManifest(config), existed: existing !== null };

@@ -1,6 +1,6 @@
 /**
  * The shard sink: FeatureBatches in, Parquet or Arrow IPC shard files plus
- * DIR/manifest.json out.
+ * DIR/_manifest.json out.
  *
  * The sink opens its output itself, in construct(), before the first batch is
  * taken: a fresh start, a resume of an interrupted run with the same config, or a
@@ -22,7 +22,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { emptyFeatureBatch, NUM_CAT, NUM_DENSE, type FeatureBatch, type SourcedFeatureBatch } from '../core/schema.js';
 import { PipelineError, invalidOption } from '../core/errors.js';
-import { shardFileName, writeManifest, MANIFEST_FILE, type Manifest, type ManifestConfig, type ShardEntry, type ShardSource } from '../io/manifest.js';
+import { shardFileName, writeManifest, LEGACY_MANIFEST_FILE, MANIFEST_FILE, type Manifest, type ManifestConfig, type ShardEntry, type ShardSource } from '../io/manifest.js';
 import { stageFile, type StagedFile } from '../io/atomic-file.js';
 import { openShardOutput } from '../io/shard-output.js';
 import { ShardEncoderPool } from '../io/shard-pool.js';
@@ -324,7 +324,10 @@ export class ShardSink extends Writable {
     if (this.rollbackOnError && this.initial !== null) {
       await Promise.all(this.committedHere.map((f) => fsp.rm(path.join(this.dir, f), { force: true })));
       const before = JSON.parse(this.initial) as Manifest;
-      if (before.shards.length === 0 && !this.existed) await fsp.rm(path.join(this.dir, MANIFEST_FILE), { force: true });
+      if (before.shards.length === 0 && !this.existed) {
+        await fsp.rm(path.join(this.dir, MANIFEST_FILE), { force: true });
+        await fsp.rm(path.join(this.dir, LEGACY_MANIFEST_FILE), { force: true });
+      }
       else await writeManifest(this.dir, before);
     }
   }

@@ -18,7 +18,7 @@ const OPTIONS = {
     arg: 'FILE...',
     help: "input TSV (.gz ok), read in the order given; several files may follow one --input, or be given without it; a quoted glob ('day_*.gz') is expanded in natural order (day_2 before day_10); '-' for stdin",
   },
-  out: { type: 'path', short: 'o', arg: 'DIR', help: 'output directory for shards and manifest.json' },
+  out: { type: 'path', short: 'o', arg: 'DIR', help: 'output directory for shards and _manifest.json' },
   to: { type: 'enum', choices: ['-'] as const, arg: '-', help: "'-': write an Arrow IPC stream to stdout instead of shards" },
   format: { type: 'enum', choices: ['parquet', 'arrow'] as const, default: D.format, help: 'shard format' },
   'shard-rows': { type: 'int', min: 1, arg: 'N', default: D.shardRows, help: 'rows per shard (the last one may be shorter)' },

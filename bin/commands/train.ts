@@ -15,7 +15,7 @@ export const summary = 'train a DLRM (SCMA, HashNet, ROBE or full embeddings) on
 const arch = (sizes: readonly number[]) => sizes.join('-');
 
 const options = {
-  input: { type: 'path', short: 'i', arg: 'DIR|FILE|-', help: "shard directory (manifest.json), one .parquet/.arrow shard, or '-' for an Arrow IPC stream on stdin (one pass)" },
+  input: { type: 'path', short: 'i', arg: 'DIR|FILE|-', help: "shard directory (_manifest.json), one .parquet/.arrow shard, or '-' for an Arrow IPC stream on stdin (one pass)" },
   'arch-sparse-feature-size': { type: 'int', min: 1, arg: 'D', default: D.embeddingDim, help: 'embedding size d' },
   'arch-mlp-bot': { type: 'string', arg: '13-...-D', default: arch(D.bottomMlp), help: `bottom MLP layer sizes, from ${NUM_DENSE} to d` },
   'arch-mlp-top': { type: 'string', arg: '...-1', default: arch(D.topMlp), help: 'top MLP layer sizes after the interaction, ending in 1' },

@@ -20,7 +20,7 @@ t.test('runs synth -> preprocess -> minhash -> train and reports the AUC beside 
   t.equal(r.code, 0, 'exits 0');
   const s = summaryOf(r);
   t.equal(s.rows, 30000);
-  for (const f of ['synth.tsv', 'shards/manifest.json', 'mapping.arrow', 'model/model/model.json', 'metrics.jsonl']) t.ok(existsSync(path.join(work, f)), `${f} written`);
+  for (const f of ['synth.tsv', 'shards/_manifest.json', 'mapping.arrow', 'model/model/model.json', 'metrics.jsonl']) t.ok(existsSync(path.join(work, f)), `${f} written`);
   t.ok(s.oracleAuc > 0.7, `the synthetic data has a learnable signal (oracle AUC ${s.oracleAuc})`);
   t.ok(s.testAuc > 0.55 && s.testAuc <= s.oracleAuc + 0.02, `the model learns, short of the oracle (test AUC ${s.testAuc})`);
   t.ok(Math.abs(s.fractionOfOracle - (s.testAuc - 0.5) / (s.oracleAuc - 0.5)) < 1e-12, 'fraction of the way to the oracle');

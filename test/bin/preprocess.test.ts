@@ -96,7 +96,7 @@ t.test('a different config on an existing output stops with a clear error unless
   t.match(JSON.parse(again.stdout), { rows: 10000, shards: 3, newRows: 0, resumed: true }, 'same config: already complete');
   const o = cli(['preprocess', '--input', KAGGLE_10K, '--out', out, '--shard-rows', '5000', '--format', 'arrow', '--overwrite', '-q']);
   t.equal(o.code, 0, o.stderr);
-  t.same(fs.readdirSync(out).sort(), ['manifest.json', 'part-00000.arrow', 'part-00001.arrow']);
+  t.same(fs.readdirSync(out).sort(), ['_manifest.json', 'part-00000.arrow', 'part-00001.arrow']);
   t.equal(firstDifference(await collect(readFeatureBatches(out)), expected), null);
 });
 

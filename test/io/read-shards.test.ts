@@ -50,7 +50,7 @@ for (const format of ['parquet', 'arrow'] as const) {
         t.same(sh.source, [{ file: KAGGLE_10K, firstLine: row + 1, lastLine: row + sh.rows }]);
         row += sh.rows;
       }
-      t.same(fs.readdirSync(out).sort(), ['manifest.json', ...m.shards.map((x) => x.file)].sort(), 'no temp files left');
+      t.same(fs.readdirSync(out).sort(), ['_manifest.json', ...m.shards.map((x) => x.file)].sort(), 'no temp files left');
 
       // A single shard file reads on its own too.
       const one = await collect(readFeatureBatches(path.join(out, m.shards[0].file)));
@@ -79,14 +79,14 @@ t.test('an empty stream is valid and yields no batches', async (t) => {
 t.test('refuses an incomplete output, a missing manifest and a non-shard file, naming them', async (t) => {
   const dir = path.join(tmp, 'incomplete');
   fs.cpSync(path.join(tmp, 'parquet-1000'), dir, { recursive: true });
-  const m = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+  const m = JSON.parse(fs.readFileSync(path.join(dir, '_manifest.json'), 'utf8'));
   m.complete = false;
-  fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(m));
+  fs.writeFileSync(path.join(dir, '_manifest.json'), JSON.stringify(m));
   await t.rejects(collect(readFeatureBatches(dir)), { code: 'ERR_INCOMPLETE', message: /incomplete.*rerun/ });
   t.equal((await collect(readFeatureBatches(dir, { allowIncomplete: true }))).rows, 10000);
   const empty = path.join(tmp, 'empty');
   fs.mkdirSync(empty);
-  await t.rejects(readManifest(empty), { code: 'ERR_MANIFEST', message: new RegExp(`${empty}.*manifest.json`) });
+  await t.rejects(readManifest(empty), { code: 'ERR_MANIFEST', message: new RegExp(`${empty}.*_manifest.json`) });
   await t.rejects(collect(readFeatureBatches(KAGGLE_10K)), { code: 'ERR_INPUT', message: /not a shard/ });
   fs.writeFileSync(path.join(dir, 'part-00003.parquet'), 'garbage');
   await t.rejects(collect(readFeatureBatches(dir, { allowIncomplete: true })), { code: 'ERR_SHARD', message: /part-00003\.parquet/ });
@@ -105,4 +105,23 @@ t.test('stops at an aborted signal', async (t) => {
     { name: 'AbortError' },
   );
   t.equal(n, 1000);
+});
+
+t.test('the manifest is _manifest.json (directory readers skip it); an output under the old name manifest.json is read and resumed', async (t) => {
+  const dir = path.join(tmp, 'legacy');
+  fs.cpSync(path.join(tmp, 'parquet-1000'), dir, { recursive: true });
+  t.same(fs.readdirSync(dir).filter((f) => !f.endsWith('.parquet')), ['_manifest.json'], 'the only non-shard name starts with _');
+  // A run killed after 7 of 10 shards, by a version that used the old name.
+  const m = JSON.parse(fs.readFileSync(path.join(dir, '_manifest.json'), 'utf8'));
+  for (const s of m.shards.splice(7)) fs.rmSync(path.join(dir, s.file));
+  m.rows = 7000;
+  m.complete = false;
+  fs.rmSync(path.join(dir, '_manifest.json'));
+  fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(m));
+  t.equal((await readManifest(dir)).rows, 7000, 'the old name is read');
+  const s = await preprocess({ inputs: [KAGGLE_10K], out: dir, format: 'parquet', shardRows: 1000, concurrency: 0 });
+  t.equal(s.resumed, true);
+  t.equal(s.newRows, 3000);
+  t.same(fs.readdirSync(dir).filter((f) => !f.endsWith('.parquet')), ['_manifest.json'], 'rewritten under the new name, the old one gone');
+  t.equal(firstDifference(await collect(readFeatureBatches(dir)), expected), null);
 });

@@ -134,7 +134,7 @@ t.test('reopening an output removes the temp files a killed run left, and only t
   const dir = path.join(tmp, 'leftovers');
   await pipeline(Readable.from([numbered(0, 250)], { objectMode: true }), shardSink({ dir, config: config(), concurrency: 0 }));
   // What a SIGKILL in the middle of writeFileAtomic leaves behind, named as it names them.
-  const leftovers = [tempNameFor(path.join(dir, 'manifest.json')), tempNameFor(path.join(dir, 'part-00007.arrow'))];
+  const leftovers = [tempNameFor(path.join(dir, '_manifest.json')), tempNameFor(path.join(dir, 'part-00007.arrow'))];
   for (const f of leftovers) fs.writeFileSync(f, 'partial');
   fs.writeFileSync(path.join(dir, 'notes.txt'), 'the user keeps this');
   await openShardOutput({ dir, config: config() });
