@@ -25,6 +25,8 @@ export interface ShardSource {
   file: string;
   firstLine: number;
   lastLine: number;
+  /** Rows from these lines (fewer than the lines when bad rows were skipped); absent in manifests before 0.2. */
+  rows?: number;
 }
 
 export interface ShardEntry {
@@ -129,4 +131,26 @@ export function shardFileName(k: number, format: ShardFormat): string {
 export function configDifferences(a: ManifestConfig, b: ManifestConfig): string[] {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof ManifestConfig>;
   return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}
+
+/**
+ * Rows that came from each input file, in config.inputs order (Terabyte's split
+ * needs the last day's). Sources name files as they were given and config.inputs
+ * holds them resolved, so a source matches the next input that is it or ends
+ * with it. Manifests without per-source row counts fall back to line counts,
+ * which are exact when no row was rejected; null when the counts cannot be known.
+ */
+export function rowsPerInput(m: Manifest): number[] | null {
+  const inputs = m.config.inputs;
+  const rows = new Array<number>(inputs.length).fill(0);
+  const matches = (input: string, given: string) => input === given || input.endsWith(path.sep + path.normalize(given)) || (given === '<stdin>' && input === '-');
+  let i = 0;
+  for (const shard of m.shards) {
+    for (const s of shard.source ?? []) {
+      while (i < inputs.length && !matches(inputs[i], s.file)) i++;
+      if (i === inputs.length) return null;
+      rows[i] += s.rows ?? s.lastLine - s.firstLine + 1;
+    }
+  }
+  return rows.reduce((a, b) => a + b, 0) === m.rows ? rows : null;
 }

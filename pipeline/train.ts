@@ -43,7 +43,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
   const s = resolveTrainOptions(opts);
   const { input, embeddingDim, bottomMlp, topMlp, learningRate, embeddingOptimizer, embedding: kind, seed, outDir, log } = s;
 
-  const source = await openTrainSource(input, { stdin: s.stdin, split: s.split });
+  const source = await openTrainSource(input, { stdin: s.stdin, split: s.split, log });
   if (source.stdin && s.epochs > 1) log(`train: input is a stdin stream, read once: one epoch (--nepochs ${s.epochs} ignored)`);
   const ck = await findCheckpoint(outDir, s.resume, log);
 

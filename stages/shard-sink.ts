@@ -115,8 +115,10 @@ export class ShardCutter {
 
   private noteSource(src: { file: string; lines: ArrayLike<number> }, from: number, to: number): void {
     const last = this.source[this.source.length - 1];
-    if (last && last.file === src.file) last.lastLine = src.lines[to - 1];
-    else this.source.push({ file: src.file, firstLine: src.lines[from], lastLine: src.lines[to - 1] });
+    if (last && last.file === src.file) {
+      last.lastLine = src.lines[to - 1];
+      last.rows = (last.rows ?? 0) + (to - from);
+    } else this.source.push({ file: src.file, firstLine: src.lines[from], lastLine: src.lines[to - 1], rows: to - from });
   }
 }
 

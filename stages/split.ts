@@ -7,11 +7,17 @@
  *   days get one extra row); days 0-5 train; day 6 is halved with np.array_split,
  *   the first (larger) half being DLRM's test set and the second its validation
  *   set, exactly as dlrm_data_pytorch.py does.
+ * - `dlrm-terabyte`: Criteo Terabyte's day files, as DLRM's memory-map loader
+ *   splits them: every day but the last trains; the last day (day_23) is halved,
+ *   the first ceil(n/2) rows the test set and the rest validation. `dlrm` on a
+ *   shard directory made from two or more day_N files means this split.
  * - fractions: the last round(f N) rows are the test set, the round(v N) rows just
  *   before them the validation set.
  */
 import { invalidOption, PipelineError } from '../core/errors.js';
 import { emptyFeatureBatch, NUM_CAT, NUM_DENSE, type FeatureBatch } from '../core/schema.js';
+import { rowsPerInput, type Manifest } from '../io/manifest.js';
+import { dayNumber } from '../input/expand.js';
 
 export interface RowRange {
   start: number;
@@ -25,13 +31,18 @@ export interface SplitPlan {
   test: RowRange;
 }
 
-export type SplitSpec = { kind: 'dlrm' } | { kind: 'fraction'; test: number; val: number } | { kind: 'none' };
+export type SplitSpec =
+  | { kind: 'dlrm' }
+  /** lastDayRows: rows of the last input file (filled in by resolveDaySplit from the manifest). */
+  | { kind: 'dlrm-terabyte'; lastDayRows?: number }
+  | { kind: 'fraction'; test: number; val: number }
+  | { kind: 'none' };
 
 export function parseSplit({ split, testFraction, valFraction }: { split?: string; testFraction?: string | number; valFraction?: string | number }): SplitSpec {
   if (split !== undefined) {
-    if (split !== 'dlrm') throw invalidOption('split', 'must be "dlrm"', split);
+    if (split !== 'dlrm' && split !== 'dlrm-terabyte') throw invalidOption('split', 'must be "dlrm" or "dlrm-terabyte"', split);
     if (testFraction !== undefined || valFraction !== undefined) throw invalidOption('split', 'cannot be combined with --test-fraction/--val-fraction', split);
-    return { kind: 'dlrm' };
+    return { kind: split };
   }
   if (testFraction === undefined && valFraction === undefined) return { kind: 'none' };
   const frac = (name: string, v: string | number | undefined): number => {
@@ -49,6 +60,15 @@ export function parseSplit({ split, testFraction, valFraction }: { split?: strin
 export function planSplit(spec: SplitSpec, total: number): SplitPlan {
   if (!Number.isInteger(total) || total < 0) throw invalidOption('rows', 'must be a non-negative integer', total);
   if (spec.kind === 'none') return { total, train: { start: 0, end: total }, val: { start: total, end: total }, test: { start: total, end: total } };
+  if (spec.kind === 'dlrm-terabyte') {
+    const last = spec.lastDayRows;
+    if (last === undefined || !Number.isInteger(last) || last < 0 || last > total) {
+      throw new PipelineError('ERR_SPLIT_NEEDS_COUNT', "--split dlrm-terabyte needs the last day file's row count, which a shard directory's manifest records: preprocess the day files into shards first");
+    }
+    const trainEnd = total - last;
+    const testEnd = trainEnd + Math.ceil(last / 2);
+    return { total, train: { start: 0, end: trainEnd }, test: { start: trainEnd, end: testEnd }, val: { start: testEnd, end: total } };
+  }
   if (spec.kind === 'dlrm') {
     const lastDay = Math.floor(total / 7);
     const trainEnd = total - lastDay;
@@ -63,8 +83,34 @@ export function planSplit(spec: SplitSpec, total: number): SplitPlan {
 
 /** Errors clearly when a split needs a row count the input cannot give. */
 export function requireTotal(spec: SplitSpec, total: number | undefined, input: string): number | undefined {
-  if (total !== undefined || spec.kind !== 'dlrm') return total;
-  throw new PipelineError('ERR_SPLIT_NEEDS_COUNT', '--split dlrm needs the total row count, which a stdin stream does not carry: preprocess into shards (their manifest records it) or use --test-fraction', { file: input });
+  if (total !== undefined || (spec.kind !== 'dlrm' && spec.kind !== 'dlrm-terabyte')) return total;
+  throw new PipelineError('ERR_SPLIT_NEEDS_COUNT', `--split ${spec.kind} needs the total row count, which a stdin stream does not carry: preprocess into shards (their manifest records it) or use --test-fraction`, { file: input });
+}
+
+/**
+ * The day-file form of DLRM's split: `dlrm-terabyte` gets the last day's row count
+ * from the manifest, and `dlrm` becomes `dlrm-terabyte` when the shards were made
+ * from two or more day_N files (DLRM too splits by its data set: Kaggle's one file
+ * into 7 pseudo-days, Terabyte by its day files). `note` says what was chosen.
+ */
+export function resolveDaySplit(spec: SplitSpec, manifest: Manifest | null | undefined, input: string): { spec: SplitSpec; note?: string } {
+  if (spec.kind !== 'dlrm' && spec.kind !== 'dlrm-terabyte') return { spec };
+  const inputs = manifest?.config.inputs ?? [];
+  const days = inputs.length >= 2 && inputs.every((f) => dayNumber(f) !== null);
+  if (spec.kind === 'dlrm' && !days) return { spec };
+  if (!manifest) return { spec }; // planSplit / requireTotal say what is missing
+  if (inputs.length < 2) {
+    throw new PipelineError('ERR_SPLIT', `--split dlrm-terabyte needs shards made from two or more day files (the last is split into test and validation); these come from ${inputs.length} input`, { file: input });
+  }
+  const rows = rowsPerInput(manifest);
+  if (!rows) throw new PipelineError('ERR_SPLIT_NEEDS_COUNT', "--split dlrm-terabyte: the manifest does not give each input file's row count; preprocess the day files again", { file: input });
+  const last = rows[rows.length - 1];
+  const name = (f: string) => f.slice(f.lastIndexOf('/') + 1);
+  const note =
+    `split: ${spec.kind === 'dlrm' ? "inputs are day files, so DLRM's Terabyte split (--split dlrm-terabyte)" : "DLRM's Terabyte split"}: ` +
+    `${inputs.length - 1} day files train (${name(inputs[0])}..${name(inputs[inputs.length - 2])}, ${manifest.rows - last} rows); ` +
+    `${name(inputs[inputs.length - 1])} (${last} rows) is halved into test (${Math.ceil(last / 2)}) and validation (${Math.floor(last / 2)})`;
+  return { spec: { kind: 'dlrm-terabyte', lastDayRows: last }, note };
 }
 
 /** Copies rows [from, to) of a batch (subarray views: no copy of the data). */

@@ -33,7 +33,11 @@ const options = {
   'learning-rate': { type: 'number', min: 0, minExclusive: true, arg: 'LR', default: D.learningRate, help: 'SGD learning rate' },
   'print-freq': { type: 'int', min: 1, arg: 'N', default: D.printFreq, help: 'report the training loss every N steps' },
   'test-freq': { type: 'int', min: 0, arg: 'N', default: D.testFreq, help: 'evaluate validation/test every N steps (0: at the end only)' },
-  split: { type: 'enum', choices: ['dlrm'] as const, help: "DLRM's 7 days: first 6/7 train, last 1/7 halved into test and validation (needs shards)" },
+  split: {
+    type: 'enum',
+    choices: ['dlrm', 'dlrm-terabyte'] as const,
+    help: "DLRM's split (needs shards). dlrm: 7 equal days, first 6/7 train, last 1/7 halved into test and validation; on shards of two or more day_N files it means dlrm-terabyte: every day file but the last trains, the last (day_23) halved into test and validation",
+  },
   'test-fraction': { type: 'number', min: 0, max: 1, maxExclusive: true, arg: 'F', help: 'the last F of the rows (input order) are the test set, never trained on' },
   'val-fraction': { type: 'number', min: 0, max: 1, maxExclusive: true, arg: 'F', help: 'the V of the rows just before the test set are the validation set' },
   'shuffle-buffer': { type: 'int', min: 0, arg: 'ROWS', default: D.shuffleBuffer, help: 'seeded shuffle buffer size (0: input order)' },

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { PipelineError } from '../../core/errors.js';
 import type { FeatureBatch } from '../../core/schema.js';
 import { readCheckedArrowStream, readFeatureBatches, readManifest, type Manifest } from '../../io/read-shards.js';
-import { planSplit, requireTotal, selectRows, TailHoldback, type SplitPlan, type SplitSpec } from '../../stages/split.js';
+import { planSplit, requireTotal, resolveDaySplit, selectRows, TailHoldback, type SplitPlan, type SplitSpec } from '../../stages/split.js';
 
 export interface TrainSource {
   /** The input as the user named it, for errors. */
@@ -35,7 +35,7 @@ function emptyIterable(): AsyncIterable<FeatureBatch> {
 }
 
 /** Shards: a directory with its manifest, or one .parquet/.arrow file (counted with one cheap pass). */
-async function openShards(input: string, split: SplitSpec): Promise<TrainSource> {
+async function openShards(input: string, split: SplitSpec, log?: (line: string) => void): Promise<TrainSource> {
   let stat;
   try {
     stat = await fsp.stat(input);
@@ -48,6 +48,10 @@ async function openShards(input: string, split: SplitSpec): Promise<TrainSource>
   if (stat.isDirectory()) {
     manifest = await readManifest(input);
     total = manifest.rows;
+    // Day files: DLRM's Terabyte split, with the last day's rows from the manifest.
+    const days = resolveDaySplit(split, manifest, input);
+    if (days.note) log?.(days.note);
+    split = days.spec;
   } else {
     for await (const b of open()) total += b.rows;
   }
@@ -106,6 +110,6 @@ function openStream(stream: Readable, split: SplitSpec): TrainSource {
   };
 }
 
-export async function openTrainSource(input: string, opts: { stdin?: Readable; split: SplitSpec }): Promise<TrainSource> {
-  return input === '-' ? openStream(opts.stdin ?? process.stdin, opts.split) : openShards(input, opts.split);
+export async function openTrainSource(input: string, opts: { stdin?: Readable; split: SplitSpec; log?: (line: string) => void }): Promise<TrainSource> {
+  return input === '-' ? openStream(opts.stdin ?? process.stdin, opts.split) : openShards(input, opts.split, opts.log);
 }

@@ -47,7 +47,7 @@ for (const format of ['parquet', 'arrow'] as const) {
         t.equal(sh.rows, Math.min(shardRows, 10000 - row));
         t.equal(sh.bytes, fs.statSync(path.join(out, sh.file)).size);
         // The sample has no empty lines: row r is line r + 1.
-        t.same(sh.source, [{ file: KAGGLE_10K, firstLine: row + 1, lastLine: row + sh.rows }]);
+        t.same(sh.source, [{ file: KAGGLE_10K, firstLine: row + 1, lastLine: row + sh.rows, rows: sh.rows }]);
         row += sh.rows;
       }
       t.same(fs.readdirSync(out).sort(), ['_manifest.json', ...m.shards.map((x) => x.file)].sort(), 'no temp files left');

@@ -68,7 +68,7 @@ t.test('cuts shards at fixed row boundaries whatever the batch sizes, after skip
         return [skipRows / 100 + i, first, rows, first, first + rows - 1];
       }).filter((x) => x[2] > 0),
     );
-    t.same(shards[0].source, [{ file: 'in.tsv', firstLine: skipRows + 1, lastLine: Math.min(700, skipRows + 100) }]);
+    t.same(shards[0].source, [{ file: 'in.tsv', firstLine: skipRows + 1, lastLine: Math.min(700, skipRows + 100), rows: Math.min(700, skipRows + 100) - skipRows }]);
   }
 });
 

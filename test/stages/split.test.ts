@@ -4,7 +4,7 @@ import { numberedBatches, rowIds } from '../helpers/train-data.js';
 import type { FeatureBatch } from '../../core/schema.js';
 
 t.test('option validation', async (t) => {
-  t.throws(() => parseSplit({ split: 'days' }), /Invalid option split: must be "dlrm", got "days"/);
+  t.throws(() => parseSplit({ split: 'days' }), /Invalid option split: must be "dlrm" or "dlrm-terabyte", got "days"/);
   t.throws(() => parseSplit({ testFraction: '1.5' }), /Invalid option test-fraction: must be a number in \[0, 1\), got "1.5"/);
   t.throws(() => parseSplit({ testFraction: 'abc' }), /test-fraction/);
   t.throws(() => parseSplit({ testFraction: '0.6', valFraction: '0.5' }), /val-fraction/);
@@ -63,4 +63,39 @@ t.test('TailHoldback on a stream of unknown length gives the same split as the k
     t.same(rowIds([end.val]), range(plan.val), `n=${n} val`);
     t.same(rowIds([end.test]), range(plan.test), `n=${n} test`);
   }
+});
+
+t.test("dlrm-terabyte: DLRM's memory-map split of day files, from the manifest's per-file row counts", async (t) => {
+  const { resolveDaySplit } = await import('../../stages/split.js');
+  const { rowsPerInput } = await import('../../io/manifest.js');
+  t.same(parseSplit({ split: 'dlrm-terabyte' }), { kind: 'dlrm-terabyte' });
+  // The last day of 7 rows: test is the first ceil(7/2) = 4, validation the other 3.
+  t.same(planSplit({ kind: 'dlrm-terabyte', lastDayRows: 7 }, 30), { total: 30, train: { start: 0, end: 23 }, test: { start: 23, end: 27 }, val: { start: 27, end: 30 } });
+  t.throws(() => planSplit({ kind: 'dlrm-terabyte' }, 30), { code: 'ERR_SPLIT_NEEDS_COUNT' });
+  t.throws(() => requireTotal({ kind: 'dlrm-terabyte' }, undefined, '-'), /--split dlrm-terabyte needs the total row count/);
+
+  // Three day files, given relative ('data/day_0.gz') and recorded resolved; a shard spans days 0 and 1.
+  const config = { inputs: ['/w/data/day_0.gz', '/w/data/day_1.gz', '/w/data/day_2.gz'], inputBytes: [1, 1, 1], format: 'arrow' as const, shardRows: 12, buckets: null, labeled: true, onBadRow: 'skip' as const, seed: 0, version: 1 };
+  const shard = (rows: number, source: { file: string; firstLine: number; lastLine: number; rows?: number }[]) => ({ file: 'p', rows, firstRow: 0, bytes: 1, source });
+  const manifest = {
+    version: 1, format: 'arrow' as const, rows: 30, labeled: true, complete: true, config,
+    shards: [
+      shard(12, [{ file: 'data/day_0.gz', firstLine: 1, lastLine: 11, rows: 10 }, { file: 'data/day_1.gz', firstLine: 1, lastLine: 2, rows: 2 }]),
+      shard(12, [{ file: 'data/day_1.gz', firstLine: 3, lastLine: 13, rows: 11 }, { file: 'data/day_2.gz', firstLine: 1, lastLine: 1, rows: 1 }]),
+      shard(6, [{ file: 'data/day_2.gz', firstLine: 2, lastLine: 7, rows: 6 }]),
+    ],
+  };
+  t.same(rowsPerInput(manifest), [10, 13, 7], 'rows per file, not lines (a skipped bad row in day_0)');
+  const explicit = resolveDaySplit({ kind: 'dlrm-terabyte' }, manifest, 'shards/');
+  t.same(explicit.spec, { kind: 'dlrm-terabyte', lastDayRows: 7 });
+  const detected = resolveDaySplit({ kind: 'dlrm' }, manifest, 'shards/');
+  t.same(detected.spec, { kind: 'dlrm-terabyte', lastDayRows: 7 }, '--split dlrm on day files is the Terabyte split');
+  t.match(detected.note, /inputs are day files.*2 day files train \(day_0\.gz\.\.day_1\.gz, 23 rows\); day_2\.gz \(7 rows\) is halved into test \(4\) and validation \(3\)/);
+  const kaggle = { ...manifest, config: { ...config, inputs: ['/w/train.txt', '/w/more.txt', '/w/x.txt'] } };
+  t.same(resolveDaySplit({ kind: 'dlrm' }, kaggle, 'shards/').spec, { kind: 'dlrm' }, 'other files keep the 7-day split');
+  const one = { ...manifest, config: { ...config, inputs: ['/w/data/day_0.gz'] } };
+  t.throws(() => resolveDaySplit({ kind: 'dlrm-terabyte' }, one, 'shards/'), /needs shards made from two or more day files/);
+  // A manifest before per-source row counts: line counts, exact when nothing was rejected.
+  const old = { ...manifest, shards: manifest.shards.map((s) => ({ ...s, source: s.source.map(({ rows: _r, ...x }) => x) })) };
+  t.equal(rowsPerInput(old), null, 'lines (31) disagree with rows (30): unknown, not wrong');
 });
