@@ -36,8 +36,8 @@ export type OptionSpec = Common &
     | { type: 'enum'; choices: readonly string[]; default?: string }
     /** A file or directory, or '-' where the help says so; repeatable with `multiple`. */
     | { type: 'path'; default?: string; multiple?: boolean }
-    /** Free text the command parses itself (an arch string, "i/n"). */
-    | { type: 'string'; default?: string }
+    /** Free text the command parses itself (an arch string, "i/n"); repeatable with `multiple`. */
+    | { type: 'string'; default?: string; multiple?: boolean }
     /** Comma-separated integers, `lengths` of them. */
     | ({ type: 'int-list'; lengths?: readonly number[]; default?: number[] } & IntBounds)
     | { type: 'boolean'; default?: boolean }
@@ -49,7 +49,7 @@ type ValueOf<S extends OptionSpec> = S extends { type: 'int' | 'number' | 'fract
   ? number
   : S extends { type: 'enum'; choices: readonly (infer C)[] }
     ? C
-    : S extends { type: 'path'; multiple: true }
+    : S extends { type: 'path' | 'string'; multiple: true }
       ? string[]
       : S extends { type: 'int-list' }
         ? number[]

@@ -38,6 +38,8 @@ export interface OpenInputOptions {
   chunkBytes?: number;
   /** Stands in for process.stdin (tests). */
   stdin?: NodeJS.ReadableStream;
+  /** Called with the bytes of each read, as stored (compressed for a .gz): progress against the files' sizes. */
+  onRead?: (bytes: number) => void;
 }
 
 export const STDIN_NAME = '<stdin>';
@@ -91,7 +93,7 @@ function inputError(err: unknown, file: string): Error {
  * allocating, and garbage-collecting, a buffer per read. Chunks nobody releases are
  * simply collected.
  */
-async function* fileChunks(path: string, chunkBytes: number): AsyncGenerator<Buffer> {
+async function* fileChunks(path: string, chunkBytes: number, onRead?: (bytes: number) => void): AsyncGenerator<Buffer> {
   const fh = await fs.promises.open(path, 'r');
   const free: ArrayBuffer[] = [];
   try {
@@ -102,6 +104,7 @@ async function* fileChunks(path: string, chunkBytes: number): AsyncGenerator<Buf
       const ab = buf.buffer as ArrayBuffer;
       const { bytesRead } = await fh.read(buf, 0, chunkBytes, null);
       if (bytesRead === 0) return;
+      onRead?.(bytesRead);
       yield setRelease(buf.subarray(0, bytesRead), () => {
         if (free.length < 4) free.push(ab);
       });
@@ -112,8 +115,8 @@ async function* fileChunks(path: string, chunkBytes: number): AsyncGenerator<Buf
 }
 
 /** The bytes of one input, gunzipped when it starts with 1f 8b. */
-async function* inputBytes(path: string, name: string, chunkBytes: number, stdin: NodeJS.ReadableStream): AsyncGenerator<Buffer> {
-  const src = path === '-' ? stdin : fileChunks(path, chunkBytes);
+async function* inputBytes(path: string, name: string, chunkBytes: number, stdin: NodeJS.ReadableStream, onRead?: (bytes: number) => void): AsyncGenerator<Buffer> {
+  const src = path === '-' ? stdin : fileChunks(path, chunkBytes, onRead);
   const it = (src as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   try {
     // The magic needs two bytes; a pipe may deliver one at a time.
@@ -165,7 +168,7 @@ async function* inputBytes(path: string, name: string, chunkBytes: number, stdin
  */
 export function openInput(inputs: string | readonly string[], opts: OpenInputOptions = {}): Readable {
   const files = normalizeInputs(inputs);
-  const { markers = true, chunkBytes = 1 << 20, stdin = process.stdin } = opts;
+  const { markers = true, chunkBytes = 1 << 20, stdin = process.stdin, onRead } = opts;
   if (typeof markers !== 'boolean') throw invalidOption('markers', 'must be a boolean', markers);
   if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1) throw invalidOption('chunkBytes', 'must be a positive integer', chunkBytes);
 
@@ -175,7 +178,7 @@ export function openInput(inputs: string | readonly string[], opts: OpenInputOpt
       const name = files[i] === '-' ? STDIN_NAME : files[i];
       if (markers) yield { kind: 'input-file', file: name, index: i };
       else if (last !== 10) yield Buffer.from('\n');
-      for await (const b of inputBytes(files[i], name, chunkBytes, stdin)) {
+      for await (const b of inputBytes(files[i], name, chunkBytes, stdin, onRead)) {
         if (b.length === 0) continue;
         last = b[b.length - 1];
         yield b;

@@ -11,6 +11,7 @@
  * gives the stream's global index instead.
  */
 import path from 'node:path';
+import { Progress } from '../core/progress.js';
 import { invalidOption, PipelineError } from '../core/errors.js';
 import type { FeatureBatch } from '../core/schema.js';
 import { readFeatureBatches, readManifest } from '../io/read-shards.js';
@@ -36,6 +37,8 @@ export interface MinHashOptions {
   /** Global row index of the input's first row (a part fed on stdin). */
   firstRow?: number;
   log?: (line: string) => void;
+  /** Progress lines by time (rows read, % and ETA when the rows are known); default none. */
+  progress?: { write: (line: string) => void; intervalMs?: number };
 }
 
 /** Re-labels a missing cN column (the converter's ERR_SCHEMA) as the error users need to see. */
@@ -88,20 +91,14 @@ export async function computeMapping(opts: MinHashOptions): Promise<Record<strin
     log(`merged ${merge.length} partials: ${reducer.inputRows} input rows, ${reducer.sampledRows} sampled`);
   } else {
     const src = await openSource(input!, args.part, firstRowOpt);
-    let lastLog = performance.now();
+    const progress = opts.progress ? new Progress({ label: 'minhash', ...opts.progress }) : undefined;
     try {
       reducer = await sampleRows(src.batches, {
         sample,
         seed,
         firstRowIndex: src.firstRow,
         totalRows: src.totalRows,
-        onProgress: (rows, total) => {
-          const now = performance.now();
-          if (now - lastLog <= 2000) return;
-          lastLog = now;
-          const pct = total ? ` (${((100 * rows) / total).toFixed(1)}%)` : '';
-          log(`${rows.toLocaleString('en-US')} rows read${pct}, ${((now - started) / 1000).toFixed(1)} s`);
-        },
+        onProgress: (rows, total) => void progress?.tick(rows, { total }),
       });
     } catch (err) {
       throw categoricalError(err);

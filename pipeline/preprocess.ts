@@ -22,6 +22,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import { invalidOption } from '../core/errors.js';
+import { Progress } from '../core/progress.js';
 import { openInput, assertInputsReadable } from '../input/open.js';
 import { parseTsv, type OnBadRow, type RejectReason } from '../stages/parse.js';
 import { featurize } from '../stages/featurize.js';
@@ -49,8 +50,10 @@ export interface PreprocessOptions {
   parseWorkers?: number;
   /** Bytes per chunk handed to a parse worker (default 4 MiB). */
   chunkBytes?: number;
-  /** Where progress lines go (default none). */
+  /** Where log lines go (resume, completion; default none). */
   log?: (line: string) => void;
+  /** Progress lines (percentage and ETA from the bytes read of the inputs' sizes); default none. */
+  progress?: { write: (line: string) => void; intervalMs?: number };
   stdout?: Writable;
   stdin?: NodeJS.ReadableStream;
 }
@@ -78,20 +81,14 @@ export const PREPROCESS_DEFAULTS = Object.freeze({
   onBadRow: 'fail' as OnBadRow,
 });
 
-/** Counts rows and prints a progress line to `log` at most every `everyMs`. */
-function progressTap(log: ((line: string) => void) | undefined, started: number, everyMs = 2000): Transform & { rows: number } {
-  let last = started;
+/** Counts rows and ticks `progress` (which prints by time) with the fraction of input bytes read. */
+function progressTap(progress: Progress | undefined, fraction: () => number | undefined): Transform & { rows: number } {
   const t = new Transform({
     objectMode: true,
     highWaterMark: 1,
     transform(batch: { rows: number }, _e: BufferEncoding, cb: TransformCallback) {
       (t as unknown as { rows: number }).rows += batch.rows;
-      const now = Date.now();
-      if (log && now - last >= everyMs) {
-        last = now;
-        const rows = (t as unknown as { rows: number }).rows;
-        log(`preprocess: ${rows.toLocaleString('en-US')} rows, ${Math.round(rows / ((now - started) / 1000)).toLocaleString('en-US')} rows/s`);
-      }
+      progress?.tick((t as unknown as { rows: number }).rows, { fraction: fraction() });
       cb(null, batch);
     },
   }) as Transform & { rows: number };
@@ -134,8 +131,16 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
       ? parseFeaturizeParallel({ workers: parseWorkers, chunkBytes: opts.chunkBytes, labeled, onBadRow, onReject: rejectsWriter?.write, buckets, seed })
       : parseTsv({ labeled, onBadRow, onReject: rejectsWriter?.write });
   const featurizer = parseWorkers > 0 ? null : featurize({ buckets, seed });
-  const featurized = (): (NodeJS.ReadableStream | NodeJS.ReadWriteStream)[] => [openInput(inputs, { stdin: opts.stdin }), parser, ...(featurizer ? [featurizer] : [])];
-  const tap = progressTap(log, started);
+  // The inputs' sizes as stored (compressed for .gz, as read): a percentage and an ETA; unknown with stdin.
+  const totalBytes = inputs.includes('-') ? undefined : inputs.reduce((a, f) => a + statSync(f).size, 0);
+  let bytesRead = 0;
+  const featurized = (): (NodeJS.ReadableStream | NodeJS.ReadWriteStream)[] => [
+    openInput(inputs, { stdin: opts.stdin, onRead: (n) => (bytesRead += n) }),
+    parser,
+    ...(featurizer ? [featurizer] : []),
+  ];
+  const progress = opts.progress ? new Progress({ label: 'preprocess', ...opts.progress }) : undefined;
+  const tap = progressTap(progress, () => (totalBytes ? bytesRead / totalBytes : undefined));
   const rejectCounts = (): Record<string, number> =>
     Object.fromEntries(Object.entries(parser.stats.rejects).filter(([, n]) => n > 0)) as Partial<Record<RejectReason, number>> as Record<string, number>;
   const finishSummary = (s: Omit<PreprocessSummary, 'seconds' | 'rowsPerSecond' | 'rejected' | 'rejects'>): PreprocessSummary => {

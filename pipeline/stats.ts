@@ -9,10 +9,12 @@
  * which features are estimates.
  */
 import { pipeline } from 'node:stream/promises';
+import { statSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { DistinctCounter } from '../core/distinct-counter.js';
 import { CAT_NAMES, DENSE_NAMES, NUM_CAT, NUM_DENSE, type FeatureBatch } from '../core/schema.js';
-import { isShardInput, readFeatureBatches } from '../io/read-shards.js';
+import { isShardInput, readFeatureBatches, readManifest } from '../io/read-shards.js';
+import { Progress } from '../core/progress.js';
 import { openInput } from '../input/open.js';
 import { parseTsv, type OnBadRow } from '../stages/parse.js';
 import { featurize } from '../stages/featurize.js';
@@ -82,21 +84,41 @@ export class StatsAccumulator {
 /** The defaults of computeStats() (the CLI's option table shows these). */
 export const STATS_DEFAULTS = Object.freeze({ labeled: true as boolean, onBadRow: 'fail' as OnBadRow, exactLimit: 1_000_000 as number });
 
-export async function computeStats(input: string, { labeled = STATS_DEFAULTS.labeled, onBadRow = STATS_DEFAULTS.onBadRow, exactLimit = STATS_DEFAULTS.exactLimit } = {}): Promise<FeatureStats & { rejected?: number }> {
+export interface StatsOptions {
+  labeled?: boolean;
+  onBadRow?: OnBadRow;
+  exactLimit?: number;
+  /** Progress lines by time (rows, % and ETA when the rows or bytes are known); default none. */
+  progress?: { write: (line: string) => void; intervalMs?: number };
+}
+
+export async function computeStats(
+  input: string,
+  { labeled = STATS_DEFAULTS.labeled, onBadRow = STATS_DEFAULTS.onBadRow, exactLimit = STATS_DEFAULTS.exactLimit, progress: progressOpts }: StatsOptions = {},
+): Promise<FeatureStats & { rejected?: number }> {
   const acc = new StatsAccumulator(exactLimit);
+  const progress = progressOpts ? new Progress({ label: 'stats', ...progressOpts }) : undefined;
   if (isShardInput(input)) {
-    for await (const b of readFeatureBatches(input)) acc.add(b);
+    // A shard directory's manifest knows its rows: a percentage and an ETA.
+    const total = input !== '-' && statSync(input).isDirectory() ? (await readManifest(input)).rows : undefined;
+    for await (const b of readFeatureBatches(input)) {
+      acc.add(b);
+      progress?.tick(acc.rows, { total });
+    }
     return acc.result();
   }
   const parser = parseTsv({ labeled, onBadRow });
+  const size = input === '-' ? undefined : statSync(input).size;
+  let bytesRead = 0;
   await pipeline(
-    openInput([input]),
+    openInput([input], { onRead: (n) => (bytesRead += n) }),
     parser,
     featurize({}),
     new Writable({
       objectMode: true,
       write(b: FeatureBatch, _e, cb) {
         acc.add(b);
+        progress?.tick(acc.rows, { fraction: size ? bytesRead / size : undefined });
         cb();
       },
     }),

@@ -5,6 +5,7 @@
  *   minhash --input shards/ --part 0/4 --partial --out p0.arrow    a quarter of the shards
  *   minhash --merge p0.arrow p1.arrow p2.arrow p3.arrow --out mapping.arrow --dim 16
  */
+import { progressSetting } from '../../core/progress.js';
 import { parseCommandArgs, type OptionTable } from '../options.js';
 import { DEFAULT_DIM, DEFAULT_NUM_HASH, DEFAULT_SAMPLE, DEFAULT_SEED } from '../../scma/reduce.js';
 import { computeMapping } from '../../pipeline/minhash.js';
@@ -27,7 +28,8 @@ const OPTIONS = {
   part: { type: 'string', arg: 'i/n', help: 'with a shard directory: only the i-th of n contiguous shard ranges (0-based)' },
   'first-row': { type: 'int', min: 0, arg: 'N', default: 0, help: "global row index of the input's first row (for a part fed on stdin)" },
   merge: { type: 'path', multiple: true, arg: 'PARTIAL...', help: 'merge partial files (written with --partial) instead of reading input' },
-  quiet: { type: 'boolean', short: 'q', help: 'no progress lines on stderr' },
+  progress: { type: 'boolean', help: 'progress lines on stderr (rows, %, ETA) every 2 s on a terminal, 10 s otherwise; default: on when stderr is a terminal; --no-progress: off' },
+  quiet: { type: 'boolean', short: 'q', help: 'no log or progress lines on stderr' },
 } satisfies OptionTable;
 
 /** `--merge a b c` -> `--merge a --merge b --merge c`, so parseArgs takes the list. */
@@ -65,6 +67,10 @@ export async function run(argv: string[]): Promise<number | void> {
     partial: args.partial,
     part: args.part,
     log: (line: string) => quiet || process.stderr.write(`minhash: ${line}\n`),
+    progress: (() => {
+      const p = progressSetting(args.progress);
+      return p.enabled && !quiet ? { write: (line: string) => process.stderr.write(line + '\n'), intervalMs: p.intervalMs } : undefined;
+    })(),
   });
   process.stdout.write(JSON.stringify(result) + '\n');
 }

@@ -1,6 +1,7 @@
 /**
  * `pipeline preprocess`: argv -> preprocess() (pipeline/preprocess.ts).
  */
+import { progressSetting } from '../../core/progress.js';
 import { parseCommandArgs, type OptionTable } from '../options.js';
 import { invalidOption } from '../../core/errors.js';
 import { NUM_CAT } from '../../core/schema.js';
@@ -29,7 +30,8 @@ const OPTIONS = {
   rejects: { type: 'path', arg: 'FILE', help: 'with --on-bad-row skip: write rejected lines with reasons here' },
   overwrite: { type: 'boolean', help: 'replace an existing output made with another config (default: resume a same-config output)' },
   concurrency: { type: 'int', min: 0, arg: 'N', help: 'shard encoder worker threads, and as many parse workers for arrow and --to - (default: CPU count); 1: parse on the main thread' },
-  quiet: { type: 'boolean', short: 'q', help: 'no progress lines on stderr' },
+  progress: { type: 'boolean', help: 'progress lines on stderr (rows, %, ETA) every 2 s on a terminal, 10 s otherwise; default: on when stderr is a terminal; --no-progress: off' },
+  quiet: { type: 'boolean', short: 'q', help: 'no log or progress lines on stderr' },
 } satisfies OptionTable;
 
 export async function run(argv: string[]): Promise<number> {
@@ -63,6 +65,10 @@ export async function run(argv: string[]): Promise<number> {
       overwrite: v.overwrite,
       concurrency: v.concurrency,
       log,
+      progress: (() => {
+      const p = progressSetting(v.progress);
+      return p.enabled && !v.quiet ? { write: (line: string) => process.stderr.write(line + '\n'), intervalMs: p.intervalMs } : undefined;
+    })(),
     });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EPIPE') return 0; // downstream closed: a normal end for a producer

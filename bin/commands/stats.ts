@@ -1,6 +1,7 @@
 /**
  * `pipeline stats`: argv -> computeStats() (pipeline/stats.ts), one JSON line on stdout.
  */
+import { progressSetting } from '../../core/progress.js';
 import { parseCommandArgs, type OptionTable } from '../options.js';
 import { computeStats, STATS_DEFAULTS as D } from '../../pipeline/stats.js';
 
@@ -11,12 +12,15 @@ const OPTIONS = {
   label: { type: 'boolean', default: D.labeled, help: 'raw TSV rows start with a label (--no-label for 39-field rows)' },
   'on-bad-row': { type: 'enum', choices: ['fail', 'skip'] as const, default: D.onBadRow, help: 'raw TSV: stop at, or skip and count, bad rows' },
   'exact-limit': { type: 'int', min: 1, arg: 'N', default: D.exactLimit, help: 'distinct ids counted exactly per feature before switching to an estimate' },
+  progress: { type: 'boolean', help: 'progress lines on stderr (rows, %, ETA) every 2 s on a terminal, 10 s otherwise; default: on when stderr is a terminal; --no-progress: off' },
 } satisfies OptionTable;
 
 export async function run(argv: string[]): Promise<number> {
   const v = parseCommandArgs(argv, 'pipeline stats --input DIR|FILE|-', 'Prints one JSON object: rows, positives, per-feature distinct categorical ids, empty counts and dense means.', OPTIONS);
   if (!v) return 0;
-  const stats = await computeStats(v.input, { labeled: v.label, onBadRow: v['on-bad-row'], exactLimit: v['exact-limit'] });
+  const p = progressSetting(v.progress);
+  const progress = p.enabled ? { write: (line: string) => process.stderr.write(line + '\n'), intervalMs: p.intervalMs } : undefined;
+  const stats = await computeStats(v.input, { labeled: v.label, onBadRow: v['on-bad-row'], exactLimit: v['exact-limit'], progress });
   process.stdout.write(JSON.stringify({ input: v.input, ...stats }) + '\n');
   return 0;
 }
