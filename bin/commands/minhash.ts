@@ -6,6 +6,7 @@
  *   minhash --merge p0.arrow p1.arrow p2.arrow p3.arrow --out mapping.arrow --dim 16
  */
 import { progressSetting } from '../../core/progress.js';
+import { roundSignificant } from '../../core/round.js';
 import { parseCommandArgs, type OptionTable } from '../options.js';
 import { DEFAULT_DIM, DEFAULT_NUM_HASH, DEFAULT_SAMPLE, DEFAULT_SEED } from '../../scma/reduce.js';
 import { computeMapping } from '../../pipeline/minhash.js';
@@ -72,5 +73,5 @@ export async function run(argv: string[]): Promise<number | void> {
       return p.enabled && !quiet ? { write: (line: string) => process.stderr.write(line + '\n'), intervalMs: p.intervalMs } : undefined;
     })(),
   });
-  process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(JSON.stringify(roundSignificant(result)) + '\n');
 }

@@ -2,6 +2,7 @@
  * `pipeline preprocess`: argv -> preprocess() (pipeline/preprocess.ts).
  */
 import { progressSetting } from '../../core/progress.js';
+import { roundSignificant } from '../../core/round.js';
 import { parseCommandArgs, type OptionTable } from '../options.js';
 import { invalidOption } from '../../core/errors.js';
 import { NUM_CAT } from '../../core/schema.js';
@@ -78,7 +79,7 @@ export async function run(argv: string[]): Promise<number> {
   if (to === '-') {
     log?.(`preprocess: ${s.rows} rows streamed in ${s.seconds.toFixed(1)} s (${s.rowsPerSecond} rows/s)${s.rejected ? `, ${s.rejected} rejected` : ''}`);
   } else {
-    process.stdout.write(JSON.stringify(s) + '\n');
+    process.stdout.write(JSON.stringify(roundSignificant(s)) + '\n');
   }
   return 0;
 }
