@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { PipelineError } from '../core/errors.js';
 
-export const COMMANDS = ['synth', 'preprocess', 'stats', 'minhash', 'train', 'predict', 'plot'] as const;
+export const COMMANDS = ['synth', 'preprocess', 'stats', 'minhash', 'train', 'predict', 'evaluate', 'plot'] as const;
 
 interface CommandModule {
   summary: string;

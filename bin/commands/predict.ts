@@ -13,14 +13,23 @@ const options = {
   label: { type: 'boolean', default: D.labeled, help: "raw TSV rows start with a label; --no-label for unlabeled rows (Kaggle's test.txt)" },
   'mini-batch-size': { type: 'int', min: 1, arg: 'N', default: D.batchSize, help: 'rows per prediction batch' },
   backend: { type: 'string', arg: 'NAME', default: D.backend, help: 'auto | tensorflow | webgpu | wasm | cpu' },
+  id: { type: 'string', arg: 'N|column', help: "write a row id before each probability: N numbers the rows N, N+1, ...; 'column': each TSV line starts with its id, which is carried through" },
+  csv: { type: 'boolean', help: 'write CSV with a header, Id,Predicted (a Kaggle submission); needs --id' },
 } satisfies OptionTable;
 
 export async function run(argv: string[]): Promise<number | void> {
-  const v = parseCommandArgs(argv, 'pipeline predict --model DIR --input FILE|- [--no-label]', summary, options);
+  const v = parseCommandArgs(argv, 'pipeline predict --model DIR --input FILE|- [--no-label] [--id N|column [--csv]]', summary, options);
   if (!v) return;
   if (v.model === undefined) throw invalidOption('model', 'is required: the directory train --out wrote', v.model);
   if (v.input === undefined) throw invalidOption('input', "is required: a TSV file, shards, or '-'", v.input);
   const t0 = Date.now();
-  const rows = await predictToStream({ model: v.model, input: v.input, labeled: v.label, batchSize: v['mini-batch-size'], backend: v.backend });
+  let id: number | 'column' | undefined;
+  if (v.id !== undefined) {
+    if (v.id === 'column') id = 'column';
+    else if (/^\d+$/.test(v.id) && Number.isSafeInteger(Number(v.id))) id = Number(v.id);
+    else throw invalidOption('id', "must be 'column' or a first id (a non-negative integer)", v.id);
+  }
+  if (v.csv && id === undefined) throw invalidOption('csv', 'needs --id (the Id column of Id,Predicted)', true);
+  const rows = await predictToStream({ model: v.model, input: v.input, labeled: v.label, batchSize: v['mini-batch-size'], backend: v.backend, id, format: v.csv ? 'csv' : 'plain' });
   process.stderr.write(`predict: ${rows} rows in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }
