@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'ERR_INVALID_OPTION' // an option's value is out of its type, bounds or choices
   | 'ERR_INVALID_ARG' // a stream or function got a value of the wrong kind
   | 'ERR_SPLIT_NEEDS_COUNT' // --split dlrm on a stream whose row count is unknown
+  | 'ERR_SPLIT' // --split dlrm-terabyte on shards that are not day files
   // Inputs
   | 'ERR_INPUT' // an input cannot be read, or is not a shard
   | 'ERR_INPUT_NOT_FOUND'
@@ -50,6 +51,7 @@ export type ErrorCode =
   | 'ERR_RESUME_MISMATCH' // the checkpoint was written with other settings
   | 'ERR_NEEDS_PASS' // an option that needs a pass over the input the source cannot give
   | 'ERR_NAN_LOSS'
+  | 'ERR_METRICS' // plot: a metrics file that is not train --metrics output
   // A bug: an invariant of ours broke
   | 'ERR_INTERNAL';
 

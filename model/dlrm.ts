@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { invalidOption, PipelineError } from '../core/errors.js';
 import { NUM_DENSE } from '../core/schema.js';
 import { selectBackend } from './backend.js';
-import { createEmbedding, EMBEDDING_IMPLS, GPU_EMBEDDING_IMPLS, NUM_FEATURES, type EmbeddingLayer, type NamedArray } from './embedding/index.js';
+import { ADAGRAD_EPS, createEmbedding, EMBEDDING_IMPLS, GPU_EMBEDDING_IMPLS, NUM_FEATURES, type EmbeddingLayer, type NamedArray } from './embedding/index.js';
 import { FusedDlrm } from './fused/step.js';
 import { fillNormal, paramRng } from './init.js';
 import { checkMemoryFloor } from './embedding/memory-init.js';
@@ -66,6 +66,7 @@ export function validateDlrmConfig(c: DlrmConfig): void {
     throw invalidOption('learning-rate', 'must be a positive number', c.learningRate);
   }
   if (c.embeddingOptimizer !== 'sgd' && c.embeddingOptimizer !== 'adagrad') throw invalidOption('embedding-optimizer', 'must be sgd or adagrad', c.embeddingOptimizer);
+  if (c.denseOptimizer !== undefined && c.denseOptimizer !== 'sgd' && c.denseOptimizer !== 'adagrad') throw invalidOption('optimizer', 'must be sgd or adagrad', c.denseOptimizer);
   if (!(typeof c.seed === 'number' && Number.isInteger(c.seed) && c.seed >= 0 && c.seed <= 0xffffffff)) throw invalidOption('seed', 'must be an integer in 0..4294967295', c.seed);
   const e = c.embedding;
   if (!e || typeof e !== 'object') throw invalidOption('embedding', 'must be full, hashnet or scma', e);
@@ -103,7 +104,9 @@ class DlrmModel implements Dlrm {
   private readonly top: Layer[] = [];
   private readonly denseVars: tf.Variable[] = [];
   private readonly denseNames: string[] = [];
-  private readonly lr: tf.Scalar;
+  private lr: tf.Scalar;
+  /** Adagrad's sums of squared gradients, one per dense variable (denseOptimizer 'adagrad'). */
+  private readonly denseAccum: tf.Variable[] = [];
   private step = 0;
 
   constructor(config: DlrmConfig, backend: string, embeddingImpl: string) {
@@ -138,6 +141,16 @@ class DlrmModel implements Dlrm {
     mlp(topSizes, this.top, `${id}.top`);
     this.denseNames = this.denseNames.map((n) => n.slice(id.length + 1));
     this.lr = tf.keep(tf.scalar(config.learningRate));
+    if (config.denseOptimizer === 'adagrad') {
+      for (const v of this.denseVars) this.denseAccum.push(tf.variable(tf.zeros(v.shape), false));
+    }
+  }
+
+  setLearningRate(lr: number): void {
+    if (!(Number.isFinite(lr) && lr > 0)) throw invalidOption('learning-rate', 'must be a positive number', lr);
+    this.lr.dispose();
+    this.lr = tf.keep(tf.scalar(lr));
+    this.embedding.setLearningRate(lr);
   }
 
   /** Logits [rows] from dense params (in denseVars order), dense input and embeddings. */
@@ -197,7 +210,14 @@ class DlrmModel implements Dlrm {
           return tf.mean(tf.add(tf.sub(tf.relu(z), tf.mul(z, y)), tf.log1p(tf.exp(tf.neg(tf.abs(z)))))) as tf.Scalar;
         };
         const { value, grads } = tf.valueAndGrads(f)([...this.denseVars, ...embInputs]);
-        for (let i = 0; i < nDense; i++) this.denseVars[i].assign(tf.sub(this.denseVars[i], tf.mul(grads[i], this.lr)));
+        if (this.denseAccum.length) {
+          // torch.optim.Adagrad: G += g^2; w -= lr g / (sqrt(G) + eps).
+          for (let i = 0; i < nDense; i++) {
+            const acc = this.denseAccum[i];
+            acc.assign(tf.add(acc, tf.square(grads[i])));
+            this.denseVars[i].assign(tf.sub(this.denseVars[i], tf.div(tf.mul(grads[i], this.lr), tf.add(tf.sqrt(acc), ADAGRAD_EPS))));
+          }
+        } else for (let i = 0; i < nDense; i++) this.denseVars[i].assign(tf.sub(this.denseVars[i], tf.mul(grads[i], this.lr)));
         lossT = tf.keep(value);
         embGrads = grads.slice(nDense).map((g) => tf.keep(g));
       });
@@ -243,6 +263,9 @@ class DlrmModel implements Dlrm {
       dense.push({ name: this.denseNames[i], shape: this.denseVars[i].shape.slice(), values: (await this.denseVars[i].data()) as Float32Array });
     }
     const { embedding, optimizer } = await this.embedding.exportState();
+    for (let i = 0; i < this.denseAccum.length; i++) {
+      optimizer.push({ name: `dense.adagrad.${this.denseNames[i]}`, shape: this.denseAccum[i].shape.slice(), values: (await this.denseAccum[i].data()) as Float32Array });
+    }
     return { dense, embedding, optimizer, step: this.step };
   }
 
@@ -261,13 +284,21 @@ class DlrmModel implements Dlrm {
       return a.values;
     });
     if (state.dense.length !== this.denseNames.length) throw new PipelineError('ERR_STATE_MISMATCH', `saved state has ${state.dense.length} dense arrays, this model has ${this.denseNames.length}`);
-    this.embedding.importState(state);
+    // Dense Adagrad sums (a checkpoint); a saved model has no optimizer state: they restart at 0.
+    const accums = this.denseAccum.map((v, i) => {
+      const a = state.optimizer.find((x) => x.name === `dense.adagrad.${this.denseNames[i]}`);
+      if (a && a.values.length !== v.size) throw new PipelineError('ERR_STATE_MISMATCH', `saved ${a.name} has ${a.values.length} values, this model needs ${v.size}`, { field: a.name });
+      return a?.values;
+    });
+    this.embedding.importState({ ...state, optimizer: state.optimizer.filter((x) => !x.name.startsWith('dense.adagrad.')) });
     for (let i = 0; i < values.length; i++) assignFrom(this.denseVars[i], values[i]);
+    for (let i = 0; i < accums.length; i++) if (accums[i]) assignFrom(this.denseAccum[i], accums[i]!);
     this.step = Number.isInteger(state.step) ? state.step : 0;
   }
 
   dispose(): void {
     for (const v of this.denseVars) v.dispose();
+    for (const v of this.denseAccum) v.dispose();
     this.lr.dispose();
     this.tri?.dispose();
     this.embedding.dispose();
@@ -292,7 +323,10 @@ export async function createDlrm(config: DlrmConfig, opts: CreateDlrmOptions = {
   let impl = opts.embeddingImpl ?? 'auto';
   const known = ['auto', 'fused', ...EMBEDDING_IMPLS, ...GPU_EMBEDDING_IMPLS];
   if (!known.includes(impl)) throw invalidOption('embedding-impl', `must be one of ${known.join(', ')}`, impl);
-  if (impl === 'auto') impl = defaultModelImpl(backend);
+  // The fused step bakes a constant rate and SGD for the MLP into its kernels.
+  const fusedCannot = config.denseOptimizer === 'adagrad' ? 'Adagrad for the MLP (--optimizer adagrad)' : config.scheduledLearningRate ? 'a learning-rate schedule' : null;
+  if (impl === 'auto') impl = fusedCannot ? 'auto' : defaultModelImpl(backend);
+  if (impl === 'fused' && fusedCannot) throw invalidOption('embedding-impl', `fused has a constant learning rate and SGD for the MLP, so it cannot run ${fusedCannot}; use auto or webgpu`, impl);
   if (impl === 'fused') {
     if (backend !== 'webgpu') throw new PipelineError('ERR_BACKEND', `--embedding-impl fused needs the webgpu backend, the current one is ${backend}; use auto, composite or cpu-sparse`);
     return new FusedDlrm(config);

@@ -28,8 +28,12 @@ export interface DlrmConfig {
   topMlp: number[];
   embedding: EmbeddingSpec;
   learningRate: number;
-  /** Optimizer for the embedding memory; dense weights always use SGD. */
+  /** Optimizer for the embedding memory. */
   embeddingOptimizer: 'sgd' | 'adagrad';
+  /** Optimizer for the MLP weights (DLRM's --optimizer); default sgd. Adagrad as torch.optim.Adagrad: accumulators from 0, eps 1e-10. */
+  denseOptimizer?: 'sgd' | 'adagrad';
+  /** The rate changes per step through setLearningRate (a schedule): an implementation with a fixed rate is not chosen. */
+  scheduledLearningRate?: boolean;
   seed: number;
 }
 
@@ -58,6 +62,8 @@ export interface Dlrm {
   takeLoss?(): Promise<{ mean: number; steps: number }>;
   /** Click probabilities, one per row. */
   predict(batch: TrainBatch): Promise<Float32Array>;
+  /** The rate of the next steps, dense and embedding alike (a learning-rate schedule sets it per step). */
+  setLearningRate?(lr: number): void;
   exportState(): Promise<ModelState>;
   importState(state: ModelState): void;
   dispose(): void;

@@ -20,7 +20,7 @@ export class CompositeEmbedding implements EmbeddingLayer {
   private readonly locator: Locator;
   private readonly memory: tf.Variable;
   private readonly accum: tf.Variable | undefined;
-  private readonly lr: tf.Scalar;
+  private lr: tf.Scalar;
   private locs = new Int32Array(0);
   private batchLocs: tf.Tensor1D | undefined;
   private rows = 0;
@@ -64,6 +64,11 @@ export class CompositeEmbedding implements EmbeddingLayer {
     });
     for (const t of grads) t.dispose();
     this.end();
+  }
+
+  setLearningRate(lr: number): void {
+    this.lr.dispose();
+    this.lr = tf.keep(tf.scalar(lr, 'float32'));
   }
 
   end(): void {

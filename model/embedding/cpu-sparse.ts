@@ -17,7 +17,7 @@ export class CpuSparseEmbedding implements EmbeddingLayer {
   readonly dim: number;
   readonly memoryFloats: number;
   private readonly locator: Locator;
-  private readonly lr: number;
+  private lr: number;
   readonly memory: Float32Array;
   private readonly accum: Float32Array | undefined;
   /** Summed gradient per location, and which locations it holds (reset after each update). */
@@ -100,6 +100,10 @@ export class CpuSparseEmbedding implements EmbeddingLayer {
       }
     }
     this.end();
+  }
+
+  setLearningRate(lr: number): void {
+    this.lr = lr;
   }
 
   end(): void {

@@ -53,6 +53,8 @@ export interface EmbeddingLayer {
   update(grads: tf.Tensor[]): Promise<void>;
   /** Ends a batch without updating (prediction). */
   end(): void;
+  /** The rate of the next updates (a schedule changes it per step). */
+  setLearningRate(lr: number): void;
   exportState(): Promise<EmbeddingState>;
   importState(state: EmbeddingState): void;
   dispose(): void;

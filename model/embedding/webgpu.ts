@@ -327,6 +327,11 @@ export class WebGpuEmbedding implements EmbeddingLayer {
     }
   }
 
+  setLearningRate(lr: number): void {
+    // The parameter block is uploaded at every begin(): the next batch uses it.
+    new Float32Array(this.paramWords.buffer)[7] = lr;
+  }
+
   end(): void {
     this.batchOut?.dispose();
     this.batchOut = undefined;
