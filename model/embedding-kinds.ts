@@ -39,6 +39,12 @@ export interface EmbeddingBuildOptions {
   seed: number;
   /** hashnet/scma memory as a fraction of the full tables (used when memoryFloats is absent). */
   compression: number;
+  /**
+   * compression was asked for, not the default. A stdin stream has no per-feature
+   * counts before training: an asked-for compression is then an error, the default
+   * one gives way to STREAM_MEMORY_FLOATS.
+   */
+  compressionGiven?: boolean;
   memoryFloats?: number;
   minCount: number;
   /** SCMA mapping file; built from the training rows when absent. */
@@ -92,6 +98,13 @@ async function countTrainingValues(ctx: EmbeddingBuildContext, needPass: string)
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 /**
+ * hashnet/scma/robe memory when the input is a stream (no counts) and neither
+ * --memory-floats nor --compression was given: 2^24 floats (64 MiB), the shared
+ * array of our GPU benchmarks; Kaggle at d=16 and compression 1/16 would be 33.8M.
+ */
+export const STREAM_MEMORY_FLOATS = 2 ** 24;
+
+/**
  * M for hashnet/scma/robe: given, or the compression rate times the full tables' size (which
  * needs a count pass). initRows: the largest feature's value count when counted, so the
  * shared memory starts U(±sqrt(1/max(ln))) as dlrm_ssm's SCMA array does
@@ -99,6 +112,10 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
  */
 async function sharedMemory(o: EmbeddingBuildOptions, ctx: EmbeddingBuildContext): Promise<{ memoryFloats: number; distinct: number[] | null; initRows?: number }> {
   if (o.memoryFloats !== undefined) return { memoryFloats: o.memoryFloats, distinct: null };
+  if (!ctx.trainRows && !o.compressionGiven) {
+    ctx.log(`train: a stdin stream carries no per-feature value counts for --compression: using ${STREAM_MEMORY_FLOATS.toLocaleString('en-US')} floats of shared memory (--memory-floats M to choose)`);
+    return { memoryFloats: STREAM_MEMORY_FLOATS, distinct: null };
+  }
   const counter = await countTrainingValues(ctx, '--compression on a stdin stream needs the per-feature value counts, a pass before training: give --memory-floats M instead, or read shards');
   const distinct = counter.distinct();
   return { memoryFloats: Math.max(1, Math.round(o.compression * sum(distinct) * o.dim)), distinct, initRows: Math.max(1, ...distinct) };
@@ -165,6 +182,22 @@ const hashnet: EmbeddingKindEntry = {
 
 const MAPPING_FILE = 'mapping.arrow';
 
+/**
+ * A hard link when `from` is on the same filesystem (no second copy of a mapping
+ * that can be hundreds of MB; the mapping writer replaces files by rename, so a
+ * later minhash run into `from` does not change the model's), else a copy.
+ */
+export async function linkOrCopy(from: string, to: string): Promise<void> {
+  await fsp.rm(to, { force: true });
+  try {
+    await fsp.link(from, to);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw err;
+    await fsp.copyFile(from, to);
+  }
+}
+
 const scma: EmbeddingKindEntry = {
   async build(o, ctx) {
     const { memoryFloats, distinct, initRows } = await sharedMemory(o, ctx);
@@ -176,7 +209,10 @@ const scma: EmbeddingKindEntry = {
       const m = await loadMapping(o.mapping, { dim: o.dim });
       if (m.dim !== o.dim) throw new PipelineError('ERR_MAPPING_DIM', `mapping has d=${m.dim} but the model's --arch-sparse-feature-size is ${o.dim}`, { file: o.mapping });
       codes = m;
-      mapping = { file: path.resolve(o.mapping), meta: m.meta };
+      // The model directory gets its own copy, so it can be moved or shipped alone.
+      mapping = { file: MAPPING_FILE, meta: m.meta };
+      const source = o.mapping;
+      writeFiles = (dir) => linkOrCopy(source, path.join(dir, MAPPING_FILE));
     } else {
       if (!ctx.trainRows) throw new PipelineError('ERR_NEEDS_PASS', '--embedding scma on a stdin stream needs --mapping FILE (bin/pipeline minhash builds one): building it is a pass before training', { file: ctx.input });
       const { buildMapping } = await import('../scma/reduce.js');

@@ -45,6 +45,9 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
 
   const source = await openTrainSource(input, { stdin: s.stdin, split: s.split, log });
   if (source.stdin && s.epochs > 1) log(`train: input is a stdin stream, read once: one epoch (--nepochs ${s.epochs} ignored)`);
+  if (s.split.kind === 'none') {
+    log('train: warning: no --split, --test-fraction or --val-fraction: every row is trained on and none is held out, so nothing is evaluated (test: null)');
+  }
   const ck = await findCheckpoint(outDir, s.resume, log);
 
   const plan = source.plan();
@@ -52,11 +55,12 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
   const featurize = source.manifest ? { buckets: source.manifest.config.buckets ?? null, seed: source.manifest.config.seed ?? 0 } : null;
   const embedding = await buildEmbedding(
     kind,
-    { dim: embeddingDim, seed, compression: s.compression, memoryFloats: s.memoryFloats, minCount: s.minCount, mapping: s.mapping, mappingSample: s.mappingSample, ...(s.robeBlock !== undefined ? { robeBlock: s.robeBlock } : {}) },
+    { dim: embeddingDim, seed, compression: s.compression, compressionGiven: s.compressionGiven, memoryFloats: s.memoryFloats, minCount: s.minCount, mapping: s.mapping, mappingSample: s.mappingSample, ...(s.robeBlock !== undefined ? { robeBlock: s.robeBlock } : {}) },
     { buckets: featurize?.buckets ?? null, trainRows: source.trainRows, trainRowCount: plan?.train.end, input, log },
   );
 
-  const config: DlrmConfig = { embeddingDim, bottomMlp, topMlp, embedding: embedding.spec, learningRate, embeddingOptimizer, seed };
+  const scheduledLearningRate = s.lrSchedule.warmupSteps > 0 || s.lrSchedule.decaySteps > 0;
+  const config: DlrmConfig = { embeddingDim, bottomMlp, topMlp, embedding: embedding.spec, learningRate, embeddingOptimizer, denseOptimizer: s.denseOptimizer, scheduledLearningRate, seed };
   // distinct: the per-feature counts of the training rows; a changed input (same row count) is refused on resume.
   const fp = fingerprint({
     input: path.resolve(input),
@@ -66,7 +70,9 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     bottomMlp,
     topMlp,
     learningRate,
+    lrSchedule: s.lrSchedule,
     embeddingOptimizer,
+    denseOptimizer: s.denseOptimizer,
     kind,
     memory: embedding.memoryFloats,
     mappingFile: s.mapping ?? null,

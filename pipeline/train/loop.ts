@@ -12,6 +12,7 @@
  * without training and continues bit for bit (on a deterministic backend).
  */
 import { hash2 } from '../../core/hash.js';
+import { scheduledLr } from '../../core/lr-schedule.js';
 import { PipelineError } from '../../core/errors.js';
 import type { EvalMetrics } from '../../core/metrics.js';
 import { saveCheckpoint, type TrainCheckpoint } from '../../model/checkpoint.js';
@@ -135,6 +136,18 @@ export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSet
   const t0 = Date.now();
   let windowStart = Date.now();
   let windowRows = 0;
+  // Progress by time (s.progress): a line whenever intervalMs passed without one, so a
+  // run whose --print-freq is larger than its step count still says where it is.
+  const progressMs = s.progress?.intervalMs;
+  let lastLine = Date.now();
+  let pStart = Date.now();
+  let pRows = 0;
+  const { warmupSteps, decaySteps } = s.lrSchedule;
+  const scheduled = warmupSteps > 0 || decaySteps > 0;
+  const line = (epoch: number, loss: number, rate: number) =>
+    `step ${step}${totalSteps !== undefined ? `/${totalSteps}` : ''} epoch ${epoch + 1}/${nEpochs} loss ${loss.toFixed(5)} ${Math.round(rate)} samples/s` +
+    (totalSteps !== undefined ? ` ETA ${fmtDuration(((totalSteps - step) * batchSize) / rate)}` : '') +
+    (scheduled ? ` lr ${Number(scheduledLr(s.learningRate, step, s.lrSchedule).toPrecision(4))}` : '');
   for (let epoch = startEpoch; epoch < nEpochs; epoch++) {
     let batchInEpoch = 0;
     const skip = epoch === startEpoch ? skipBatches : 0;
@@ -143,6 +156,9 @@ export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSet
         batchInEpoch++;
         continue; // replaying the prefix a checkpoint already trained on
       }
+      // DLRM's schedule: the rate of step k (1-based) is a function of k alone, so a resume
+      // gets the same rates. (createDlrm does not pick the fused, run-ahead step for it.)
+      if (scheduled) model.setLearningRate?.(scheduledLr(s.learningRate, step + 1, s.lrSchedule));
       if (runAhead) {
         await model.queueStep!(batch);
         lossPending++;
@@ -157,18 +173,25 @@ export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSet
       batchInEpoch++;
       rowsDone += batch.rows;
       windowRows += batch.rows;
-      if (step % printFreq === 0 || (testFreq > 0 && step % testFreq === 0) || step % checkpointFreq === 0) await takeLoss(epoch);
+      pRows += batch.rows;
+      const progressDue = progressMs !== undefined && Date.now() - lastLine >= progressMs;
+      if (step % printFreq === 0 || (testFreq > 0 && step % testFreq === 0) || step % checkpointFreq === 0 || progressDue) await takeLoss(epoch);
       if (step % printFreq === 0) {
         const now = Date.now();
         const rate = windowRows / Math.max(1e-3, (now - windowStart) / 1000);
         const mean = lossSum / lossCount;
-        const eta = totalSteps !== undefined ? ` ETA ${fmtDuration(((totalSteps - step) * batchSize) / rate)}` : '';
-        log(`step ${step}${totalSteps !== undefined ? `/${totalSteps}` : ''} epoch ${epoch + 1}/${nEpochs} loss ${mean.toFixed(5)} ${Math.round(rate)} samples/s${eta}`);
+        log(line(epoch, mean, rate));
         await metrics.write({ type: 'train', step, epoch: epoch + 1, loss: mean, samplesPerSecond: rate });
         lossSum = 0;
         lossCount = 0;
-        windowStart = now;
-        windowRows = 0;
+        windowStart = lastLine = pStart = now;
+        windowRows = pRows = 0;
+      } else if (progressDue) {
+        // The mean loss since the last --print-freq line; the rate since the last line of either kind.
+        const now = Date.now();
+        log(line(epoch, lossSum / Math.max(1, lossCount), pRows / Math.max(1e-3, (now - pStart) / 1000)));
+        lastLine = pStart = now;
+        pRows = 0;
       }
       // The last step's evaluation is the final one, below; a stdin stream has no held-out rows until it ends.
       if (testFreq > 0 && step % testFreq === 0 && !source.stdin && step !== totalSteps) await runEval(epoch, false);

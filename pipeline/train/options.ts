@@ -5,6 +5,7 @@
 import type { Readable } from 'node:stream';
 import { invalidOption } from '../../core/errors.js';
 import { NUM_DENSE } from '../../core/schema.js';
+import { checkLrSchedule, NO_SCHEDULE, type LrSchedule } from '../../core/lr-schedule.js';
 import { DEFAULT_SAMPLE } from '../../scma/reduce.js';
 import { EMBEDDING_KINDS, isEmbeddingKind, type EmbeddingKind } from '../../model/embedding-kinds.js';
 import type { Dlrm, DlrmConfig } from '../../model/types.js';
@@ -22,7 +23,11 @@ export interface TrainOptions {
   bottomMlp?: number[];
   topMlp?: number[];
   learningRate?: number;
+  /** DLRM's schedule (--lr-num-warmup-steps, --lr-decay-start-step, --lr-num-decay-steps); default: constant. */
+  lrSchedule?: LrSchedule;
   embeddingOptimizer?: 'sgd' | 'adagrad';
+  /** Optimizer of the MLP weights (DLRM's --optimizer). */
+  denseOptimizer?: 'sgd' | 'adagrad';
   embedding?: EmbeddingKind;
   /** Fraction of the full tables' size for hashnet/scma (M = R x sum of distinct values x d). */
   compression?: number;
@@ -52,6 +57,8 @@ export interface TrainOptions {
   resume?: boolean;
   /** TrainBatches prepared ahead of the model. */
   prefetch?: number;
+  /** Progress lines by time (step/total, epoch, loss, samples/s, ETA) every intervalMs, besides the --print-freq lines; default none. */
+  progress?: { intervalMs: number };
   log?: (line: string) => void;
   /** Test hook: builds the model (default: model/dlrm.ts createDlrm). */
   createModel?: (config: DlrmConfig, opts: { backend?: string; log?: (line: string) => void; embeddingImpl?: string }) => Promise<Dlrm>;
@@ -62,7 +69,9 @@ export const TRAIN_DEFAULTS = Object.freeze({
   bottomMlp: Object.freeze([NUM_DENSE, 64, 16]) as readonly number[],
   topMlp: Object.freeze([64, 1]) as readonly number[],
   learningRate: 0.1,
+  lrSchedule: NO_SCHEDULE,
   embeddingOptimizer: 'sgd' as 'sgd' | 'adagrad',
+  denseOptimizer: 'sgd' as 'sgd' | 'adagrad',
   embedding: 'scma' as EmbeddingKind,
   /** hashnet/scma, when memoryFloats is not given. */
   compression: 1 / 16,
@@ -84,9 +93,11 @@ export const TRAIN_DEFAULTS = Object.freeze({
 });
 
 /** The options with every default filled in and every value checked. */
-export type TrainSettings = Required<Omit<TrainOptions, 'stdin' | 'compression' | 'memoryFloats' | 'robeBlock' | 'mapping' | 'metricsFile' | 'outDir' | 'createModel'>> &
-  Pick<TrainOptions, 'stdin' | 'memoryFloats' | 'robeBlock' | 'mapping' | 'metricsFile' | 'outDir'> & {
+export type TrainSettings = Required<Omit<TrainOptions, 'stdin' | 'compression' | 'memoryFloats' | 'robeBlock' | 'mapping' | 'metricsFile' | 'outDir' | 'createModel' | 'progress'>> &
+  Pick<TrainOptions, 'stdin' | 'memoryFloats' | 'robeBlock' | 'mapping' | 'metricsFile' | 'outDir' | 'progress'> & {
     compression: number;
+    /** --compression was given (not the default): on a stdin stream, which has no counts, that is an error rather than the default memory. */
+    compressionGiven: boolean;
     createModel: NonNullable<TrainOptions['createModel']>;
   };
 
@@ -102,9 +113,12 @@ export function resolveTrainOptions(opts: TrainOptions): TrainSettings {
     bottomMlp: opts.bottomMlp ?? [...d.bottomMlp.slice(0, -1), embeddingDim],
     topMlp: opts.topMlp ?? [...d.topMlp],
     learningRate: opts.learningRate ?? d.learningRate,
+    lrSchedule: checkLrSchedule(opts.lrSchedule ?? d.lrSchedule),
     embeddingOptimizer: opts.embeddingOptimizer ?? d.embeddingOptimizer,
+    denseOptimizer: opts.denseOptimizer ?? d.denseOptimizer,
     embedding: opts.embedding ?? d.embedding,
     compression: opts.compression ?? d.compression,
+    compressionGiven: opts.compression !== undefined,
     memoryFloats: opts.memoryFloats,
     robeBlock: opts.robeBlock,
     mapping: opts.mapping,
@@ -125,6 +139,7 @@ export function resolveTrainOptions(opts: TrainOptions): TrainSettings {
     outDir: opts.outDir,
     resume: opts.resume ?? d.resume,
     prefetch: opts.prefetch ?? d.prefetch,
+    progress: opts.progress,
     log: opts.log ?? ((line: string) => process.stderr.write(line + '\n')),
     createModel: opts.createModel ?? (async (c, o) => (await import('../../model/dlrm.js')).createDlrm(c, o)),
   };
@@ -133,11 +148,17 @@ export function resolveTrainOptions(opts: TrainOptions): TrainSettings {
   if (opts.compression !== undefined && !(typeof compression === 'number' && compression > 0 && compression <= 1)) throw invalidOption('compression', 'must be a number in (0, 1]', compression);
   if (memoryFloats !== undefined && !isPosInt(memoryFloats)) throw invalidOption('memory-floats', 'must be a positive integer', memoryFloats);
   if (opts.compression !== undefined && memoryFloats !== undefined) throw invalidOption('memory-floats', 'cannot be combined with --compression', memoryFloats);
-  if (kind === 'full' && (opts.compression !== undefined || memoryFloats !== undefined)) throw invalidOption('embedding', '--compression/--memory-floats apply to hashnet, scma and robe, not full tables', kind);
+  if (kind === 'full' && (opts.compression !== undefined || memoryFloats !== undefined)) {
+    // So that one command line can loop over the kinds: the memory size means nothing for full tables.
+    s.log(`train: ${opts.compression !== undefined ? '--compression' : '--memory-floats'} applies to hashnet, scma and robe; ignored for --embedding full (one table row per value)`);
+    s.compressionGiven = false;
+    s.memoryFloats = undefined;
+  }
   // Refused before any reading: the model would refuse it too, only after the count pass.
-  if (memoryFloats !== undefined && kind !== 'full') checkMemoryFloor(memoryFloats, embeddingDim);
+  if (s.memoryFloats !== undefined && kind !== 'full') checkMemoryFloor(s.memoryFloats, embeddingDim);
   if (s.robeBlock !== undefined && kind !== 'robe') throw invalidOption('robe-block', 'applies to --embedding robe only', s.robeBlock);
   if (s.robeBlock !== undefined && !(isPosInt(s.robeBlock) && s.robeBlock <= embeddingDim)) throw invalidOption('robe-block', `must be an integer in 1..${embeddingDim} (the embedding size)`, s.robeBlock);
+  if (s.denseOptimizer !== 'sgd' && s.denseOptimizer !== 'adagrad') throw invalidOption('optimizer', 'must be sgd or adagrad', s.denseOptimizer);
   if (s.mapping !== undefined && kind !== 'scma') throw invalidOption('mapping', 'applies to --embedding scma only', s.mapping);
   for (const [name, v] of [['mini-batch-size', s.batchSize], ['test-mini-batch-size', s.testBatchSize], ['nepochs', s.epochs], ['print-freq', s.printFreq], ['checkpoint-freq', s.checkpointFreq], ['prefetch', s.prefetch], ['min-count', s.minCount], ['mapping-sample', s.mappingSample]] as const) {
     if (!isPosInt(v)) throw invalidOption(name, 'must be a positive integer', v);

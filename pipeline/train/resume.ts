@@ -24,8 +24,27 @@ export function fingerprint(o: Record<string, unknown>): string {
   return JSON.stringify(o);
 }
 
+/** The settings that differ, as `name: checkpoint value -> this run's value` (values cut to 80 characters). */
+export function settingDifferences(before: string, now: string): string[] {
+  let a: Record<string, unknown>;
+  let b: Record<string, unknown>;
+  try {
+    a = JSON.parse(before);
+    b = JSON.parse(now);
+  } catch {
+    return []; // a fingerprint from a version that did not write JSON
+  }
+  const show = (v: unknown) => {
+    const s = JSON.stringify(v) ?? 'none';
+    return s.length > 80 ? s.slice(0, 77) + '...' : s;
+  };
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).map((k) => `${k}: ${show(a[k])} -> ${show(b[k])}`);
+}
+
 export function requireSameSettings(ck: TrainCheckpoint | null, fp: string, outDir: string | undefined): void {
   if (ck && ck.fingerprint !== fp) {
-    throw new PipelineError('ERR_RESUME_MISMATCH', 'the checkpoint was written with other settings (input, architecture, embedding, batch size, split, shuffle or seed): resume with the same ones', { file: path.join(outDir!, CHECKPOINT_FILE) });
+    const diff = settingDifferences(ck.fingerprint, fp);
+    const which = diff.length ? `differs in ${diff.join('; ')}` : 'was written with other settings (input, architecture, embedding, batch size, split, shuffle or seed)';
+    throw new PipelineError('ERR_RESUME_MISMATCH', `the checkpoint ${which}: resume with the same settings, or choose another --out`, { file: path.join(outDir!, CHECKPOINT_FILE) });
   }
 }
