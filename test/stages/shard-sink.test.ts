@@ -161,7 +161,7 @@ t.test('the sink opens its output itself: resumes the same config, refuses anoth
   // What a run killed after its third commit leaves: 3 shards, the manifest not complete.
   await run(300);
   const m = await readManifest(dir);
-  fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ ...m, complete: false }));
+  fs.writeFileSync(path.join(dir, '_manifest.json'), JSON.stringify({ ...m, complete: false }));
 
   const resumed = await run(500);
   t.equal(resumed.existed, true, 'a manifest was there');
