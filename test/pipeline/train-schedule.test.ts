@@ -46,7 +46,7 @@ function fakeModel(config: DlrmConfig, rates: number[], stepMs = 0): Dlrm {
   };
 }
 
-const base = { input: shards, embedding: 'hashnet' as const, memoryFloats: 64, batchSize: 50, shuffleBuffer: 0 };
+const base = { input: shards, embedding: 'hashnet' as const, memoryFloats: 512, batchSize: 50, shuffleBuffer: 0 };
 
 t.test('every step gets the rate of DLRM\'s schedule at that step', async (t) => {
   const rates: number[] = [];
