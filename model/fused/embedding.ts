@@ -14,6 +14,7 @@ import { ADAGRAD_EPS, NUM_FEATURES, fromEmbeddingState, toEmbeddingState, type E
 import { Locator } from '../embedding/locations.js';
 import { initialMemory } from '../embedding/memory-init.js';
 import { BatchDedupe } from '../embedding/webgpu-dedupe.js';
+import type { DedupeResult } from './dedupe-pool.js';
 import { fillLocateKeys, hashParams, locateMode } from '../embedding/webgpu.js';
 import { applyShader, GATHER_SHADER, locateShader, SCATTER_SHADER, WORKGROUP, type LocateMode } from '../embedding/webgpu-shaders.js';
 import { Gpu, type Binding } from './gpu.js';
@@ -54,7 +55,7 @@ export class FusedEmbedding {
   private uniqueCap = 0;
   private locs: GPUBuffer | undefined;
   private keys = new Uint32Array(0);
-  private staged: { n: number; nu: number; keys: Uint32Array } | undefined;
+  private staged: { n: number; nu: number; keys: Uint32Array; dd: DedupeResult } | undefined;
 
   constructor(gpu: Gpu, spec: EmbeddingSpec, dim: number, learningRate: number, optimizer: 'sgd' | 'adagrad', seed: number) {
     this.gpu = gpu;
@@ -95,13 +96,20 @@ export class FusedEmbedding {
     };
   }
 
-  /** CPU part of a batch (dedupe, location keys): runs while the GPU works on the previous step. */
-  stage(cats: Uint32Array, rows: number): void {
+  /**
+   * CPU part of a batch (dedupe, location keys): runs while the GPU works on the
+   * previous step. `deduped`: the dedupe already made elsewhere (a DedupePool worker).
+   */
+  stage(cats: Uint32Array, rows: number, deduped?: DedupeResult): void {
     const n = rows * NUM_FEATURES;
-    const nu = this.dedupe.build(cats, rows);
+    const dd: DedupeResult = deduped ?? this.dedupe;
+    if (deduped) {
+      if (deduped.lookups !== n) throw new Error(`FusedEmbedding.stage: dedupe of ${deduped.lookups} lookups for a batch of ${n}`);
+    } else this.dedupe.build(cats, rows);
+    const nu = dd.unique;
     const need = this.mode === 'codes' ? nu * this.dim : nu;
     if (this.keys.length < need) this.keys = new Uint32Array(Math.max(need, 2 * this.keys.length));
-    this.staged = { n, nu, keys: fillLocateKeys(this.mode, this.spec, this.locator, this.dedupe, this.keys) };
+    this.staged = { n, nu, dd, keys: fillLocateKeys(this.mode, this.spec, this.locator, dd, this.keys) };
   }
 
   /** Uploads the staged batch into set s; returns its distinct pair count. */
@@ -119,10 +127,11 @@ export class FusedEmbedding {
     pw[6] = this.grid(st.n * d)[2];
     q.writeBuffer(set.params, 0, pw);
     if (st.keys.length) q.writeBuffer(set.keyA, 0, st.keys);
-    if (this.mode === 'hash' || this.mode === 'scma') q.writeBuffer(set.keyB, 0, this.dedupe.uv, 0, st.nu);
-    q.writeBuffer(set.idx, 0, this.dedupe.idx, 0, st.n);
-    q.writeBuffer(set.offsets, 0, this.dedupe.offsets, 0, st.nu + 1);
-    q.writeBuffer(set.occ, 0, this.dedupe.occ, 0, st.n);
+    const dd = st.dd;
+    if (this.mode === 'hash' || this.mode === 'scma') q.writeBuffer(set.keyB, 0, dd.uv, 0, st.nu);
+    q.writeBuffer(set.idx, 0, dd.idx, 0, st.n);
+    q.writeBuffer(set.offsets, 0, dd.offsets, 0, st.nu + 1);
+    q.writeBuffer(set.occ, 0, dd.occ, 0, st.n);
     this.staged = undefined;
     return st.nu;
   }

@@ -30,6 +30,9 @@ export interface LoopResult {
   /** Training rows stepped by this run and the runs it resumed. */
   rowsDone: number;
   seconds: number;
+  /** Seconds the loop waited for its next batch (the input path), and seconds in the loop (see TrainSummary). */
+  inputWaitSeconds: number;
+  trainSeconds: number;
   lastLoss: number | null;
   val: EvalMetrics | null;
   test: EvalMetrics | null;
@@ -135,12 +138,18 @@ export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSet
   const t0 = Date.now();
   let windowStart = Date.now();
   let windowRows = 0;
+  let inputWaitMs = 0;
+  let loopMs = 0;
   for (let epoch = startEpoch; epoch < nEpochs; epoch++) {
     let batchInEpoch = 0;
     const skip = epoch === startEpoch ? skipBatches : 0;
+    let asked = performance.now();
+    const epochStart = asked;
     for await (const batch of prefetch(epochBatches(epoch), s.prefetch)) {
+      inputWaitMs += performance.now() - asked;
       if (batchInEpoch < skip) {
         batchInEpoch++;
+        asked = performance.now();
         continue; // replaying the prefix a checkpoint already trained on
       }
       if (runAhead) {
@@ -173,7 +182,9 @@ export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSet
       // The last step's evaluation is the final one, below; a stdin stream has no held-out rows until it ends.
       if (testFreq > 0 && step % testFreq === 0 && !source.stdin && step !== totalSteps) await runEval(epoch, false);
       if (step % checkpointFreq === 0) await checkpoint(epoch, batchInEpoch);
+      asked = performance.now();
     }
+    loopMs += performance.now() - epochStart;
     if (step === 0 && epoch === 0) throw new PipelineError('ERR_EMPTY_INPUT', 'input has no training rows', { file: source.input });
   }
   await takeLoss(nEpochs - 1);
@@ -182,5 +193,5 @@ export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSet
   // writes the evaluation lines once.
   await checkpoint(nEpochs, 0);
   await runEval(nEpochs - 1, true);
-  return { steps: step, epochs: nEpochs, rowsDone, seconds: (Date.now() - t0) / 1000, lastLoss, val: lastVal, test: lastTest, metrics };
+  return { steps: step, epochs: nEpochs, rowsDone, seconds: (Date.now() - t0) / 1000, inputWaitSeconds: +(inputWaitMs / 1000).toFixed(3), trainSeconds: +(loopMs / 1000).toFixed(3), lastLoss, val: lastVal, test: lastTest, metrics };
 }
