@@ -34,6 +34,9 @@ const { values: args } = parseArgs({
     compression: { type: 'string', default: String(1 / 16) },
     work: { type: 'string', default: path.join(os.tmpdir(), 'scma-gpu-train') },
     device: { type: 'string', default: 'unknown' },
+    // --only-synth: write the TSV (for a peer's pipeline to start on) and stop; --reuse: keep the work dir's TSV.
+    'only-synth': { type: 'boolean', default: false },
+    reuse: { type: 'boolean', default: false },
   },
 });
 
@@ -46,7 +49,7 @@ const SHAPES: Record<string, { d: number; bottom: number[]; top: number[] }> = {
 const rows = Number(args.rows);
 const seed = Number(args.seed);
 const work = args.work!;
-rmSync(work, { recursive: true, force: true });
+if (!args.reuse) rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
 const tsv = path.join(work, 'synth.tsv');
 const probsFile = path.join(work, 'synth.probs');
@@ -55,9 +58,12 @@ const log = (line: string) => process.stderr.write(line + '\n');
 const stageSeconds: Record<string, number> = {};
 
 let t = Date.now();
-await writeSynth({ rows, seed, out: tsv, probsOut: probsFile });
-stageSeconds.synth = (Date.now() - t) / 1000;
-log(`synth: ${rows} rows in ${stageSeconds.synth} s`);
+if (!args.reuse) {
+  await writeSynth({ rows, seed, out: tsv, probsOut: probsFile });
+  stageSeconds.synth = (Date.now() - t) / 1000;
+  log(`synth: ${rows} rows in ${stageSeconds.synth} s`);
+}
+if (args['only-synth']) process.exit(0);
 t = Date.now();
 await preprocess({ inputs: [tsv], out: shards, format: 'arrow', concurrency: 0 });
 stageSeconds.preprocess = (Date.now() - t) / 1000;
