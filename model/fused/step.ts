@@ -277,8 +277,11 @@ export class FusedDlrm implements Dlrm {
   }
 
   /**
-   * Queues one training step and resolves once it is submitted (after the CPU work
-   * of this batch), without waiting for the GPU or reading anything back.
+   * Queues one training step without waiting for the GPU or reading anything back.
+   * Small batches: resolves once the step is submitted. Batches of dedupeMinRows rows
+   * or more: resolves once the batch's dedupe is handed to a worker (the ids are
+   * copied); its dense inputs and labels are uploaded later, in order, so the caller
+   * must not change them until takeLoss, predict or exportState has returned.
    */
   async queueStep(batch: TrainBatch): Promise<void> {
     const rows = checkBatch(batch, true);
