@@ -31,6 +31,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createDlrm, type EmbeddingInfo } from '../model/dlrm.js';
 import type { EmbeddingLayer } from '../model/embedding/layer.js';
@@ -63,6 +64,8 @@ const { values: o } = parseArgs({
     'max-rows': { type: 'string', default: '200000' },
     'emb-only': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    // fused: GPU time of op groups alone (dense, locate, gather, scatter, apply), replayed.
+    'op-profile': { type: 'boolean', default: false },
     torch: { type: 'string' },
     'sync-steps': { type: 'string', default: '5' },
     /** The device's name for the output lines (WebGPU's adapter info often names only the driver). */
@@ -233,16 +236,37 @@ async function runConfig(shapeName: string, shape: { d: number; bottom: number[]
   let loss = NaN;
   let ms: number;
   if (model.queueStep && model.takeLoss) {
+    const fused = model as unknown as { replaySteps(rows: number, times: number, only?: (op: string) => boolean): Promise<number>; waitMs?: number };
+    // GC pauses in the timed windows (--profile): a main-thread stall shows here.
+    let gcMs = 0;
+    const gcObs = o.profile ? new PerformanceObserver((l) => l.getEntries().forEach((e) => (gcMs += e.duration))) : undefined;
+    gcObs?.observe({ entryTypes: ['gc'] });
     // Run ahead: queue every step, read the accumulated loss once (train reads it every print-freq steps).
+    const tw = performance.now();
     for (let s = 0; s < warmup; s++) await model.queueStep(batches[s % batches.length]);
     await model.takeLoss();
-    const t1 = performance.now();
-    for (let s = 0; s < steps; s++) await model.queueStep(batches[(warmup + s) % batches.length]);
-    loss = (await model.takeLoss()).mean;
-    ms = (performance.now() - t1) / steps;
+    if (o.profile) extra.warmup_ms = +(performance.now() - tw).toFixed(1);
+    const timed = async () => {
+      const times: number[] = [];
+      gcMs = 0;
+      const w0 = fused.waitMs ?? 0;
+      const t1 = performance.now();
+      for (let s = 0; s < steps; s++) {
+        const ts = performance.now();
+        await model.queueStep!(batches[(warmup + s) % batches.length]);
+        times.push(+(performance.now() - ts).toFixed(2));
+      }
+      const l = (await model.takeLoss!()).mean;
+      return { ms: (performance.now() - t1) / steps, loss: l, times, gc: gcMs, wait: ((fused.waitMs ?? 0) - w0) / steps };
+    };
+    const first = await timed();
+    loss = first.loss;
+    ms = first.ms;
     if (o.profile) {
+      extra.step_ms_each = first.times;
+      extra.gc_ms = +first.gc.toFixed(2);
+      extra.wait_ms = +first.wait.toFixed(3);
       // GPU time alone (the last batch's step replayed), against the CPU's share of a step.
-      const fused = model as unknown as { replaySteps(rows: number, times: number): Promise<number> };
       extra.gpu_ms = +(await fused.replaySteps(batchRows, 10)).toFixed(3);
       await model.takeLoss();
     }
@@ -252,6 +276,20 @@ async function runConfig(shapeName: string, shape: { d: number; bottom: number[]
       for (let s = 0; s < syncSteps; s++) await model.trainStep(batches[s % batches.length]);
       extra.sync_ms = +((performance.now() - t2) / syncSteps).toFixed(3);
     }
+    if (o.profile) {
+      // The same timed loop again, later: a transient after the model's construction shows as a difference.
+      const again = await timed();
+      extra.again_ms = +again.ms.toFixed(3);
+      extra.again_gc_ms = +again.gc.toFixed(2);
+      extra.gpu_ms_again = +(await fused.replaySteps(batchRows, 10)).toFixed(3);
+    }
+    if (o['op-profile']) {
+      // GPU time of op groups alone (replayed; the model's state is meaningless after this).
+      const emb = new Set(['locate', 'gather', 'scatter', 'apply']);
+      extra.gpu_ms_dense = +(await fused.replaySteps(batchRows, 10, (n) => !emb.has(n))).toFixed(3);
+      for (const op of emb) extra[`gpu_ms_${op}`] = +(await fused.replaySteps(batchRows, 10, (n) => n === op)).toFixed(3);
+    }
+    gcObs?.disconnect();
   } else {
     for (let s = 0; s < warmup; s++) loss = await model.trainStep(batches[s % batches.length]);
     const t1 = performance.now();
@@ -262,10 +300,12 @@ async function runConfig(shapeName: string, shape: { d: number; bottom: number[]
 
   // The CPU part alone: location computation for one batch (composite, cpu-sparse) and the dedupe (webgpu, fused).
   const locator = new Locator(config.embedding, shape.d);
-  const locs = new Int32Array(batchRows * 26 * shape.d);
+  const locs = new Int32Array(model.embedding.impl === 'fused' ? 0 : batchRows * 26 * shape.d);
   const t2 = performance.now();
-  for (let s = 0; s < 3; s++) locator.flatInto(batches[s % batches.length].cats, batchRows, locs);
-  const locateMs = (performance.now() - t2) / 3;
+  // (The fused step does not use it: skipped there, it takes up to a second a batch.)
+  const reps = model.embedding.impl === 'fused' ? 0 : 3;
+  for (let s = 0; s < reps; s++) locator.flatInto(batches[s % batches.length].cats, batchRows, locs);
+  const locateMs = reps ? (performance.now() - t2) / reps : NaN;
   const dedupe = new BatchDedupe();
   const t2b = performance.now();
   for (let s = 0; s < 3; s++) dedupe.build(batches[s % batches.length].cats, batchRows);

@@ -33,6 +33,10 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '2048' },
     compression: { type: 'string', default: String(1 / 16) },
     work: { type: 'string', default: path.join(os.tmpdir(), 'scma-gpu-train') },
+    device: { type: 'string', default: 'unknown' },
+    // --only-synth: write the TSV (for a peer's pipeline to start on) and stop; --reuse: keep the work dir's TSV.
+    'only-synth': { type: 'boolean', default: false },
+    reuse: { type: 'boolean', default: false },
   },
 });
 
@@ -45,19 +49,25 @@ const SHAPES: Record<string, { d: number; bottom: number[]; top: number[] }> = {
 const rows = Number(args.rows);
 const seed = Number(args.seed);
 const work = args.work!;
-rmSync(work, { recursive: true, force: true });
+if (!args.reuse) rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
 const tsv = path.join(work, 'synth.tsv');
 const probsFile = path.join(work, 'synth.probs');
 const shards = path.join(work, 'shards');
 const log = (line: string) => process.stderr.write(line + '\n');
+const stageSeconds: Record<string, number> = {};
 
 let t = Date.now();
-await writeSynth({ rows, seed, out: tsv, probsOut: probsFile });
-log(`synth: ${rows} rows in ${(Date.now() - t) / 1000} s`);
+if (!args.reuse) {
+  await writeSynth({ rows, seed, out: tsv, probsOut: probsFile });
+  stageSeconds.synth = (Date.now() - t) / 1000;
+  log(`synth: ${rows} rows in ${stageSeconds.synth} s`);
+}
+if (args['only-synth']) process.exit(0);
 t = Date.now();
 await preprocess({ inputs: [tsv], out: shards, format: 'arrow', concurrency: 0 });
-log(`preprocess: ${(Date.now() - t) / 1000} s`);
+stageSeconds.preprocess = (Date.now() - t) / 1000;
+log(`preprocess: ${stageSeconds.preprocess} s`);
 
 const testFraction = 0.1;
 const probs = readFileSync(probsFile, 'utf8').trim().split('\n').map(Number);
@@ -74,7 +84,8 @@ for (const shapeName of args.shapes!.split(',')) {
       t = Date.now();
       mapping = path.join(work, `mapping-d${shape.d}.arrow`);
       await writeMapping(mapping, await buildMapping(readFeatureBatches(shards), { dim: shape.d, seed }));
-      log(`minhash d=${shape.d}: ${(Date.now() - t) / 1000} s`);
+      stageSeconds[`minhash_d${shape.d}`] = (Date.now() - t) / 1000;
+      log(`minhash d=${shape.d}: ${stageSeconds[`minhash_d${shape.d}`]} s`);
     }
     const s = await train({
       input: shards,
@@ -95,6 +106,8 @@ for (const shapeName of args.shapes!.split(',')) {
     });
     process.stdout.write(
       JSON.stringify({
+        device: args.device,
+        rows,
         shape: shapeName,
         kind,
         backend: s.backend,
@@ -102,6 +115,11 @@ for (const shapeName of args.shapes!.split(',')) {
         steps: s.steps,
         samplesPerSecond: Math.round(s.samplesPerSecond),
         seconds: s.seconds,
+        // The training loop alone (input path and steps; no evaluation or saving).
+        trainSeconds: s.trainSeconds,
+        trainSamplesPerSecond: Math.round((s.steps * Number(args.batch)) / Math.max(1e-3, s.trainSeconds)),
+        inputWaitSeconds: s.inputWaitSeconds,
+        stageSeconds,
         memoryFloats: s.memoryFloats,
         testAuc: s.test?.auc,
         oracleAuc,

@@ -34,6 +34,14 @@ export interface TrainSummary {
   /** Sum over features of distinct values in the training rows, when counted. */
   distinctValues: number | null;
   finalTrainLoss: number | null;
+  /**
+   * Seconds the training loop waited for its next batch (the input path: shard read,
+   * split, shuffle, batching). With a model that queues its steps (the fused WebGPU
+   * step), the device starves in this time once its queue runs empty.
+   */
+  inputWaitSeconds: number;
+  /** Seconds in the training loop: input and steps, periodic evaluation and checkpoints included; not the final evaluation or saving. */
+  trainSeconds: number;
   val: EvalMetrics | null;
   test: EvalMetrics | null;
   resumedFromStep: number | null;
@@ -110,6 +118,8 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
       memoryFloats: embedding.memoryFloats,
       distinctValues: embedding.distinct ? embedding.distinct.reduce((a, b) => a + b, 0) : null,
       finalTrainLoss: run.lastLoss,
+      inputWaitSeconds: run.inputWaitSeconds,
+      trainSeconds: run.trainSeconds,
       val: run.val,
       test: run.test,
       resumedFromStep: ck ? ck.step : null,

@@ -83,7 +83,7 @@ export function locateMode(spec: EmbeddingSpec, maxBindingBytes = Infinity): Loc
  * full-table rows ('rows'), d CPU codes per pair ('codes'), else the features (the
  * values go to keyB as they are).
  */
-export function fillLocateKeys(mode: LocateMode, spec: EmbeddingSpec, locator: Locator, dedupe: BatchDedupe, keys: Uint32Array): Uint32Array {
+export function fillLocateKeys(mode: LocateMode, spec: EmbeddingSpec, locator: Locator, dedupe: { uf: Uint32Array<ArrayBufferLike>; uv: Uint32Array<ArrayBufferLike>; unique: number }, keys: Uint32Array): Uint32Array {
   const { uf, uv, unique: nu } = dedupe;
   if (mode === 'rows' && spec.kind === 'full') {
     const off = locator.rowOffsets;

@@ -12,8 +12,10 @@ import type { ScmaMapping } from '../../scma/mapping.js';
 import type { EmbeddingSpec } from '../types.js';
 import { ADAGRAD_EPS, NUM_FEATURES, fromEmbeddingState, toEmbeddingState, type EmbeddingState } from '../embedding/layer.js';
 import { Locator } from '../embedding/locations.js';
-import { initialMemory } from '../embedding/memory-init.js';
+import { EMBEDDING_PARAM_ID, initialMemory } from '../embedding/memory-init.js';
+import { paramRng } from '../init.js';
 import { BatchDedupe } from '../embedding/webgpu-dedupe.js';
+import type { DedupeResult } from './dedupe-pool.js';
 import { fillLocateKeys, hashParams, locateMode } from '../embedding/webgpu.js';
 import { applyShader, GATHER_SHADER, locateShader, SCATTER_SHADER, WORKGROUP, type LocateMode } from '../embedding/webgpu-shaders.js';
 import { Gpu, type Binding } from './gpu.js';
@@ -28,6 +30,41 @@ interface BatchSet {
 }
 
 export type EmbeddingOp = 'locate' | 'gather' | 'scatter' | 'apply';
+
+/** Floats per chunk of the initial memory: the full tables of the large shape are 190M floats. */
+export const INIT_CHUNK_FLOATS = 1 << 20;
+
+/**
+ * embedding/memory-init.ts's initialMemory, value for value, made and handed over in
+ * chunks of `chunkFloats` (one reused array) instead of one array of the whole memory
+ * (865 MB for the large shape's full tables).
+ */
+export function initialMemoryChunks(spec: EmbeddingSpec, locator: Locator, dim: number, seed: number, write: (offset: number, chunk: Float32Array) => void, chunkFloats = INIT_CHUNK_FLOATS): void {
+  const total = locator.memoryFloats;
+  const rng = paramRng(seed, EMBEDDING_PARAM_ID);
+  // Bounds by range: full tables per feature (rows U(±sqrt(1/n_f))), shared memory one bound.
+  const ends: number[] = [];
+  const bounds: number[] = [];
+  if (spec.kind === 'full') {
+    for (let f = 0; f < NUM_FEATURES; f++) {
+      ends.push(locator.rowOffsets[f + 1] * dim);
+      bounds.push(Math.sqrt(1 / (locator.rowOffsets[f + 1] - locator.rowOffsets[f])));
+    }
+  } else {
+    ends.push(total);
+    bounds.push(Math.sqrt(1 / (spec.initRows ?? Math.max(1, Math.floor(spec.memoryFloats / dim)))));
+  }
+  const chunk = new Float32Array(Math.min(chunkFloats, Math.max(1, total)));
+  let r = 0;
+  for (let start = 0; start < total; start += chunk.length) {
+    const n = Math.min(chunk.length, total - start);
+    for (let i = 0; i < n; i++) {
+      while (start + i >= ends[r]) r++;
+      chunk[i] = (2 * rng() - 1) * bounds[r];
+    }
+    write(start, n === chunk.length ? chunk : chunk.subarray(0, n));
+  }
+}
 
 export class FusedEmbedding {
   readonly kind: EmbeddingSpec['kind'];
@@ -54,7 +91,7 @@ export class FusedEmbedding {
   private uniqueCap = 0;
   private locs: GPUBuffer | undefined;
   private keys = new Uint32Array(0);
-  private staged: { n: number; nu: number; keys: Uint32Array } | undefined;
+  private staged: { n: number; nu: number; keys: Uint32Array; dd: DedupeResult } | undefined;
 
   constructor(gpu: Gpu, spec: EmbeddingSpec, dim: number, learningRate: number, optimizer: 'sgd' | 'adagrad', seed: number) {
     this.gpu = gpu;
@@ -67,11 +104,15 @@ export class FusedEmbedding {
       throw new PipelineError('ERR_MEMORY_SIZE', `embedding memory of ${this.memoryFloats} floats exceeds this GPU's largest storage binding (${gpu.maxBinding} bytes); use a smaller --memory-floats`);
     }
     this.mode = locateMode(spec, gpu.maxBinding);
-    const mem = initialMemory(spec, this.locator, dim, seed);
-    this.memory = gpu.upload(mem);
+    const floats = this.memoryFloats;
+    if (process.env.SCMA_FUSED_INIT === 'whole') this.memory = gpu.upload(initialMemory(spec, this.locator, dim, seed));
+    else {
+      this.memory = gpu.buffer(floats);
+      initialMemoryChunks(spec, this.locator, dim, seed, (offset, chunk) => gpu.device.queue.writeBuffer(this.memory, offset * 4, chunk));
+    }
     // New buffers are zero-filled: the accumulator starts at 0 (PyTorch's Adagrad).
-    this.accum = optimizer === 'adagrad' ? gpu.buffer(mem.length) : undefined;
-    this.gsum = gpu.buffer(mem.length);
+    this.accum = optimizer === 'adagrad' ? gpu.buffer(floats) : undefined;
+    this.gsum = gpu.buffer(floats);
     let hp: ReturnType<typeof hashParams>;
     if (spec.kind !== 'full' && this.mode === 'hash') hp = hashParams(spec.codes);
     if (spec.kind !== 'full' && this.mode === 'scma') {
@@ -95,13 +136,20 @@ export class FusedEmbedding {
     };
   }
 
-  /** CPU part of a batch (dedupe, location keys): runs while the GPU works on the previous step. */
-  stage(cats: Uint32Array, rows: number): void {
+  /**
+   * CPU part of a batch (dedupe, location keys): runs while the GPU works on the
+   * previous step. `deduped`: the dedupe already made elsewhere (a DedupePool worker).
+   */
+  stage(cats: Uint32Array, rows: number, deduped?: DedupeResult): void {
     const n = rows * NUM_FEATURES;
-    const nu = this.dedupe.build(cats, rows);
+    const dd: DedupeResult = deduped ?? this.dedupe;
+    if (deduped) {
+      if (deduped.lookups !== n) throw new Error(`FusedEmbedding.stage: dedupe of ${deduped.lookups} lookups for a batch of ${n}`);
+    } else this.dedupe.build(cats, rows);
+    const nu = dd.unique;
     const need = this.mode === 'codes' ? nu * this.dim : nu;
     if (this.keys.length < need) this.keys = new Uint32Array(Math.max(need, 2 * this.keys.length));
-    this.staged = { n, nu, keys: fillLocateKeys(this.mode, this.spec, this.locator, this.dedupe, this.keys) };
+    this.staged = { n, nu, dd, keys: fillLocateKeys(this.mode, this.spec, this.locator, dd, this.keys) };
   }
 
   /** Uploads the staged batch into set s; returns its distinct pair count. */
@@ -119,10 +167,11 @@ export class FusedEmbedding {
     pw[6] = this.grid(st.n * d)[2];
     q.writeBuffer(set.params, 0, pw);
     if (st.keys.length) q.writeBuffer(set.keyA, 0, st.keys);
-    if (this.mode === 'hash' || this.mode === 'scma') q.writeBuffer(set.keyB, 0, this.dedupe.uv, 0, st.nu);
-    q.writeBuffer(set.idx, 0, this.dedupe.idx, 0, st.n);
-    q.writeBuffer(set.offsets, 0, this.dedupe.offsets, 0, st.nu + 1);
-    q.writeBuffer(set.occ, 0, this.dedupe.occ, 0, st.n);
+    const dd = st.dd;
+    if (this.mode === 'hash' || this.mode === 'scma') q.writeBuffer(set.keyB, 0, dd.uv, 0, st.nu);
+    q.writeBuffer(set.idx, 0, dd.idx, 0, st.n);
+    q.writeBuffer(set.offsets, 0, dd.offsets, 0, st.nu + 1);
+    q.writeBuffer(set.occ, 0, dd.occ, 0, st.n);
     this.staged = undefined;
     return st.nu;
   }

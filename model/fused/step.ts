@@ -18,6 +18,7 @@ import { PipelineError } from '../../core/errors.js';
 import type { Dlrm, DlrmConfig, ModelState, TrainBatch } from '../types.js';
 import { NUM_FEATURES, pick } from '../embedding/layer.js';
 import { FusedEmbedding, type EmbeddingOp } from './embedding.js';
+import { DedupePool, defaultDedupeWorkers, type DedupeResult } from './dedupe-pool.js';
 import { Gpu, MAP_READ, COPY_DST, type Binding } from './gpu.js';
 import { buildProgram, denseParams, type DenseParam, initialDense, MATMUL_TILE, NUM_DENSE_INPUTS, pairTable, paramBuffer, type FusedProgram, type FusedShape, type Op } from './plan.js';
 import { COLSUM_SHADER, interactBackwardShader, interactShader, LOSS_SHADER, LOSS_SUM_SHADER, matmulShader, SGD_SHADER, SIGMOID_SHADER } from './shaders.js';
@@ -31,6 +32,8 @@ interface TfWebGpuBackend {
 }
 
 interface Dispatch {
+  /** The op's name (plan.ts), for the diagnostics. */
+  name: string;
   pipe: GPUComputePipeline;
   bind: GPUBindGroup;
   /** Workgroups, or the embedding op whose size depends on the batch's distinct pairs. */
@@ -65,9 +68,27 @@ export class FusedDlrm implements Dlrm {
   private step = 0;
   private lastStep: { set: number; unique: number } | undefined;
   private readonly inflight: (Promise<unknown> | undefined)[] = [undefined, undefined];
+  /**
+   * Big batches: the dedupe runs on worker threads, several batches ahead. queueStep
+   * starts a batch's dedupe and chains its upload and submit after the steps queued
+   * before it; `pending` holds those chained steps, oldest first.
+   */
+  private pool: DedupePool | undefined;
+  private readonly poolWorkers: number;
+  private readonly poolMinRows: number;
+  private readonly pending: Promise<void>[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  private uploaded: Promise<unknown> | undefined;
+  /** Milliseconds queueStep spent waiting for the GPU (a free buffer set) or a worker's dedupe; for the benches. */
+  waitMs = 0;
 
-  /** device: a GPUDevice of one's own (tests); by default the tfjs webgpu backend's. */
-  constructor(config: DlrmConfig, device?: GPUDevice) {
+  /**
+   * device: a GPUDevice of one's own (tests); by default the tfjs webgpu backend's.
+   * opts.dedupeWorkers (default: SCMA_DEDUPE_WORKERS, else min(4, cores - 2)) worker
+   * threads dedupe batches of at least opts.dedupeMinRows rows (default 8192) ahead of
+   * the step; 0 keeps the dedupe on the main thread.
+   */
+  constructor(config: DlrmConfig, device?: GPUDevice, opts: { dedupeWorkers?: number; dedupeMinRows?: number } = {}) {
     if (!device && tf.getBackend() !== 'webgpu') throw new PipelineError('ERR_BACKEND', `the fused model needs the webgpu backend, the current one is ${tf.getBackend()}; use --embedding-impl auto or composite`);
     this.config = config;
     this.tfBackend = device ? undefined : (tf.backend() as unknown as TfWebGpuBackend);
@@ -79,6 +100,19 @@ export class FusedDlrm implements Dlrm {
     this.pairs = this.gpu.upload(pairTable());
     this.lossAcc = this.gpu.buffer(2);
     this.lossStaging = this.gpu.device.createBuffer({ size: 16, usage: MAP_READ | COPY_DST });
+    // The first step waits for the initial uploads (the memory alone is 865 MB for the
+    // large shape's full tables), so their copy is not timed as part of a step.
+    this.flushTf();
+    const q = this.gpu.device.queue;
+    q.submit([this.gpu.device.createCommandEncoder().finish()]);
+    this.uploaded = typeof q.onSubmittedWorkDone === 'function' ? q.onSubmittedWorkDone() : undefined;
+    this.poolWorkers = opts.dedupeWorkers ?? defaultDedupeWorkers();
+    this.poolMinRows = opts.dedupeMinRows ?? 8192;
+  }
+
+  /** Waits for every chained step to be submitted; throws the first error among them. */
+  private async drain(): Promise<void> {
+    while (this.pending.length) await this.pending.shift();
   }
 
   get steps(): number {
@@ -149,7 +183,7 @@ export class FusedDlrm implements Dlrm {
       const x = Math.min(rows, gpu.maxWorkgroups);
       return [x, Math.ceil(rows / x), 1];
     };
-    const make = (pipe: GPUComputePipeline, entries: Binding[], grid: Dispatch['grid']): Dispatch => ({ pipe, bind: gpu.bind(pipe, entries), grid });
+    const make = (pipe: GPUComputePipeline, entries: Binding[], grid: Dispatch['grid']): Dispatch => ({ name: op.op, pipe, bind: gpu.bind(pipe, entries), grid });
     switch (op.op) {
       case 'locate':
       case 'gather':
@@ -214,12 +248,20 @@ export class FusedDlrm implements Dlrm {
   }
 
   /** Checks a batch, stages its CPU part, waits until its buffer set is free and uploads it; returns the set. */
-  private async prepare(batch: TrainBatch, needLabel: boolean): Promise<{ set: number; unique: number; rows: number }> {
+  private async prepare(batch: TrainBatch, needLabel: boolean, deduped?: DedupeResult): Promise<{ set: number; unique: number; rows: number }> {
     const rows = checkBatch(batch, needLabel);
-    this.embedding.stage(batch.cats, rows);
+    if (this.uploaded) {
+      await this.uploaded;
+      this.uploaded = undefined;
+    }
+    this.embedding.stage(batch.cats, rows, deduped);
     this.reserve(rows);
     const set = this.submits++ % 2;
-    await this.inflight[set];
+    if (this.inflight[set]) {
+      const t = performance.now();
+      await this.inflight[set];
+      this.waitMs += performance.now() - t;
+    }
     const q = this.gpu.device.queue;
     this.flushTf();
     q.writeBuffer(this.sets[set].dense, 0, batch.dense, 0, rows * NUM_DENSE_INPUTS);
@@ -235,15 +277,45 @@ export class FusedDlrm implements Dlrm {
   }
 
   /**
-   * Queues one training step and resolves once it is submitted (after the CPU work
-   * of this batch), without waiting for the GPU or reading anything back.
+   * Queues one training step without waiting for the GPU or reading anything back.
+   * Small batches: resolves once the step is submitted. Batches of dedupeMinRows rows
+   * or more: resolves once the batch's dedupe is handed to a worker (the ids are
+   * copied); its dense inputs and labels are uploaded later, in order, so the caller
+   * must not change them until takeLoss, predict or exportState has returned.
    */
   async queueStep(batch: TrainBatch): Promise<void> {
-    const { set, unique, rows } = await this.prepare(batch, true);
+    const rows = checkBatch(batch, true);
+    if (this.poolWorkers > 0 && rows >= this.poolMinRows) {
+      // Dedupe on a worker now; upload and submit once it is done and the steps before are out.
+      this.pool ??= new DedupePool(this.poolWorkers);
+      const deduped = this.pool.dedupe(batch.cats, rows);
+      deduped.catch(() => {}); // surfaced by the chained step
+      const prev = this.chain;
+      const step = (async () => {
+        await prev;
+        const t = performance.now();
+        const d = await deduped;
+        this.waitMs += performance.now() - t;
+        await this.trainOn(batch, d);
+      })();
+      step.catch(() => {}); // surfaced by drain()
+      this.chain = step;
+      this.pending.push(step);
+      this.step++;
+      // Keep one dedupe per worker, and one more, ahead of the GPU.
+      while (this.pending.length > this.pool.size + 1) await this.pending.shift();
+      return;
+    }
+    await this.drain();
+    await this.trainOn(batch);
+    this.step++;
+  }
+
+  private async trainOn(batch: TrainBatch, deduped?: DedupeResult): Promise<void> {
+    const { set, unique, rows } = await this.prepare(batch, true, deduped);
     const r = this.recorded('train', rows);
     this.submit(this.encode(r.sets[set], unique), set);
     this.lastStep = { set, unique };
-    this.step++;
   }
 
   /**
@@ -251,19 +323,23 @@ export class FusedDlrm implements Dlrm {
    * rows, from replaying the last queued batch's step `times` times back to back (no
    * CPU work between steps; encoding is cheap). Trains on that batch `times` more times.
    */
-  async replaySteps(rows: number, times: number): Promise<number> {
+  async replaySteps(rows: number, times: number, only?: (op: string) => boolean): Promise<number> {
+    await this.drain();
     const last = this.lastStep;
     if (!last) throw new Error('replaySteps needs a queued step first');
     const r = this.recorded('train', rows);
+    // `only`: replay just those ops (diagnostics; leaves the model state meaningless).
+    const dispatches = only ? r.sets[last.set].filter((d) => only(d.name)) : r.sets[last.set];
     await this.gpu.device.queue.onSubmittedWorkDone();
     const t0 = performance.now();
-    for (let i = 0; i < times; i++) this.gpu.device.queue.submit([this.encode(r.sets[last.set], last.unique).finish()]);
+    for (let i = 0; i < times; i++) this.gpu.device.queue.submit([this.encode(dispatches, last.unique).finish()]);
     await this.gpu.device.queue.onSubmittedWorkDone();
     return (performance.now() - t0) / times;
   }
 
   /** Mean loss of the steps queued since the last call (reads 8 bytes); throws ERR_NAN_LOSS if not finite. */
   async takeLoss(): Promise<{ mean: number; steps: number }> {
+    await this.drain();
     this.flushTf();
     const q = this.gpu.device.queue;
     const enc = this.gpu.device.createCommandEncoder();
@@ -287,6 +363,7 @@ export class FusedDlrm implements Dlrm {
   }
 
   async predict(batch: TrainBatch): Promise<Float32Array> {
+    await this.drain();
     const { set, unique, rows } = await this.prepare(batch, false);
     const r = this.recorded('predict', rows);
     this.submit(this.encode(r.sets[set], unique), set);
@@ -294,6 +371,7 @@ export class FusedDlrm implements Dlrm {
   }
 
   async exportState(): Promise<ModelState> {
+    await this.drain();
     this.flushTf();
     const dense = [];
     for (const p of this.paramList) dense.push({ name: p.name, shape: p.shape.slice(), values: await this.gpu.read(this.params.get(paramBuffer(p))!, p.shape.reduce((a, b) => a * b, 1)) });
@@ -316,6 +394,8 @@ export class FusedDlrm implements Dlrm {
   }
 
   dispose(): void {
+    this.pool?.dispose();
+    this.pool = undefined;
     this.clearPrograms();
     for (const b of [...this.params.values(), ...this.work.values(), this.pairs, this.lossAcc, this.lossStaging]) b.destroy();
     for (const s of this.sets) for (const b of Object.values(s)) b.destroy();

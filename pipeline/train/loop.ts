@@ -31,6 +31,9 @@ export interface LoopResult {
   /** Training rows stepped by this run and the runs it resumed. */
   rowsDone: number;
   seconds: number;
+  /** Seconds the loop waited for its next batch (the input path), and seconds in the loop (see TrainSummary). */
+  inputWaitSeconds: number;
+  trainSeconds: number;
   lastLoss: number | null;
   val: EvalMetrics | null;
   test: EvalMetrics | null;
@@ -148,12 +151,18 @@ export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSet
     `step ${step}${totalSteps !== undefined ? `/${totalSteps}` : ''} epoch ${epoch + 1}/${nEpochs} loss ${loss.toFixed(5)} ${Math.round(rate)} samples/s` +
     (totalSteps !== undefined ? ` ETA ${fmtDuration(((totalSteps - step) * batchSize) / rate)}` : '') +
     (scheduled ? ` lr ${Number(scheduledLr(s.learningRate, step, s.lrSchedule).toPrecision(4))}` : '');
+  let inputWaitMs = 0;
+  let loopMs = 0;
   for (let epoch = startEpoch; epoch < nEpochs; epoch++) {
     let batchInEpoch = 0;
     const skip = epoch === startEpoch ? skipBatches : 0;
+    let asked = performance.now();
+    const epochStart = asked;
     for await (const batch of prefetch(epochBatches(epoch), s.prefetch)) {
+      inputWaitMs += performance.now() - asked;
       if (batchInEpoch < skip) {
         batchInEpoch++;
+        asked = performance.now();
         continue; // replaying the prefix a checkpoint already trained on
       }
       // DLRM's schedule: the rate of step k (1-based) is a function of k alone, so a resume
@@ -196,7 +205,9 @@ export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSet
       // The last step's evaluation is the final one, below; a stdin stream has no held-out rows until it ends.
       if (testFreq > 0 && step % testFreq === 0 && !source.stdin && step !== totalSteps) await runEval(epoch, false);
       if (step % checkpointFreq === 0) await checkpoint(epoch, batchInEpoch);
+      asked = performance.now();
     }
+    loopMs += performance.now() - epochStart;
     if (step === 0 && epoch === 0) throw new PipelineError('ERR_EMPTY_INPUT', 'input has no training rows', { file: source.input });
   }
   await takeLoss(nEpochs - 1);
@@ -205,5 +216,5 @@ export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSet
   // writes the evaluation lines once.
   await checkpoint(nEpochs, 0);
   await runEval(nEpochs - 1, true);
-  return { steps: step, epochs: nEpochs, rowsDone, seconds: (Date.now() - t0) / 1000, lastLoss, val: lastVal, test: lastTest, metrics };
+  return { steps: step, epochs: nEpochs, rowsDone, seconds: (Date.now() - t0) / 1000, inputWaitSeconds: +(inputWaitMs / 1000).toFixed(3), trainSeconds: +(loopMs / 1000).toFixed(3), lastLoss, val: lastVal, test: lastTest, metrics };
 }

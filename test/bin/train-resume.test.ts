@@ -23,7 +23,7 @@ const ARGS = ['train', '--input', shards, '--embedding', 'hashnet', '--memory-fl
 
 const stable = async (file: string) =>
   (await fsp.readFile(file, 'utf8')).trim().split('\n').map((l) => {
-    const { samplesPerSecond, seconds, resumedFromStep, ...rest } = JSON.parse(l);
+    const { samplesPerSecond, seconds, resumedFromStep, inputWaitSeconds, trainSeconds, ...rest } = JSON.parse(l);
     return rest;
   });
 
@@ -82,8 +82,8 @@ t.test('SIGKILL at random moments + --resume == uninterrupted, and runs are dete
   const again = await runPipeline([...ARGS, '--out', outB, '--metrics', path.join(tmp, 'b.jsonl'), '--resume']);
   t.equal(again.code, 0, again.stderr);
   t.match(again.stderr, new RegExp(`resuming from step ${a.steps}\\b`));
-  const { seconds: _s1, samplesPerSecond: _r1, resumedFromStep: _f1, ...endA } = a;
-  const { seconds: _s2, samplesPerSecond: _r2, resumedFromStep: _f2, ...endB } = summaryOf(again);
+  const { seconds: _s1, samplesPerSecond: _r1, resumedFromStep: _f1, inputWaitSeconds: _w1, trainSeconds: _t1, ...endA } = a;
+  const { seconds: _s2, samplesPerSecond: _r2, resumedFromStep: _f2, inputWaitSeconds: _w2, trainSeconds: _t2, ...endB } = summaryOf(again);
   t.same(endB, endA, 'resumed after the last step: same summary, finalTrainLoss included');
   t.same(await stable(path.join(tmp, 'b.jsonl')), await stable(path.join(tmp, 'a.jsonl')), 'same metrics lines after that too');
 });
