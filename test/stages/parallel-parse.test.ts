@@ -13,7 +13,7 @@ import { openInput, type InputMarker } from '../../input/open.js';
 import { PipelineError } from '../../core/errors.js';
 import { mulberry32 } from '../../core/hash.js';
 import { preprocess } from '../../pipeline/preprocess.js';
-import { KAGGLE_10K, QUIRKS_TRIMMED, TERABYTE_1K } from '../helpers/paths.js';
+import { SAMPLE_10K, SAMPLE_TRIMMED, SAMPLE_1K } from '../helpers/samples.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'parallel-parse-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -95,7 +95,7 @@ function items(files: { name: string; bytes: Buffer }[], seed: number): (Buffer 
 }
 
 const MAX_LINE = 1000;
-const kaggle = fs.readFileSync(KAGGLE_10K);
+const kaggle = fs.readFileSync(SAMPLE_10K);
 /** A file with every quirk: CRLF, empty lines, bad rows of each kind, over-long lines (with and without CR), no final newline. */
 function dirtyFile(): Buffer {
   const lines = kaggle.toString('latin1').split('\n').slice(0, 3000);
@@ -122,8 +122,8 @@ const FILES = [
   { name: 'kaggle.tsv', bytes: kaggle },
   { name: 'dirty.tsv', bytes: dirtyFile() },
   { name: 'empty.tsv', bytes: Buffer.alloc(0) },
-  { name: 'quirks.tsv', bytes: fs.readFileSync(QUIRKS_TRIMMED) },
-  { name: 'terabyte.tsv', bytes: fs.readFileSync(TERABYTE_1K) },
+  { name: 'quirks.tsv', bytes: fs.readFileSync(SAMPLE_TRIMMED) },
+  { name: 'terabyte.tsv', bytes: fs.readFileSync(SAMPLE_1K) },
 ];
 
 function single(opts: { onBadRow?: 'fail' | 'skip'; buckets?: number; seed?: number }) {
@@ -186,12 +186,12 @@ t.test('reads gzip input and several files through openInput', async (t) => {
         cb();
       },
     });
-    await pipeline([openInput([gz, TERABYTE_1K]), ...stages, sink]);
+    await pipeline([openInput([gz, SAMPLE_1K]), ...stages, sink]);
     return { rows, lastLine, files: [...files] };
   };
   const got = await run([parseFeaturizeParallel({ workers: 2, chunkBytes: 100_000 })]);
   t.same(got, await run([parseTsv(), featurize()]));
-  t.same(got.files, [gz, TERABYTE_1K]);
+  t.same(got.files, [gz, SAMPLE_1K]);
   t.equal(got.rows, 11000);
 });
 
@@ -208,9 +208,16 @@ t.test('backpressure: a consumer that does not read stops the input after a few 
   );
   const p = parseFeaturizeParallel({ workers: 2, chunkBytes: 65536, onBadRow: 'skip' });
   src.pipe(p);
-  await new Promise((r) => setTimeout(r, 1500));
+  // Wait for the stalled state itself, not for a guess of how long it takes: the
+  // output buffer is full, and the parser refuses more input (pipe paused the source).
+  // No wall-clock bound: on a loaded machine this just takes longer.
+  const stalled = () => p.stats.rows > 0 && p.readableLength >= p.readableHighWaterMark && p.writableNeedDrain && src.isPaused();
+  while (!stalled()) await new Promise((r) => setImmediate(r));
+  const atStall = yielded;
+  // Let any jobs still on the workers land: delivering them must not pull input.
+  for (let i = 0; i < 200; i++) await new Promise((r) => setImmediate(r));
   t.ok(p.stats.rows > 0, 'it did parse');
-  t.ok(yielded < 15, `only ${yielded} of 300 input chunks read while nobody consumed`);
+  t.ok(yielded < 15, `only ${yielded} of 300 input chunks read while nobody consumed (${atStall} at the stall)`);
   p.destroy();
   src.destroy();
 });
@@ -230,7 +237,7 @@ t.test('preprocess: shards, manifest and rejects file are byte-identical with an
   const run = async (parseWorkers: number, format: 'arrow' | 'parquet') => {
     const out = path.join(tmp, `pp-${parseWorkers}-${format}`);
     const rejects = path.join(tmp, `rej-${parseWorkers}-${format}.tsv`);
-    const s = await preprocess({ inputs: [KAGGLE_10K, dirty, TERABYTE_1K], out, format, shardRows: 3000, onBadRow: 'skip', rejects, parseWorkers, chunkBytes: 20_000, concurrency: 1 });
+    const s = await preprocess({ inputs: [SAMPLE_10K, dirty, SAMPLE_1K], out, format, shardRows: 3000, onBadRow: 'skip', rejects, parseWorkers, chunkBytes: 20_000, concurrency: 1 });
     return { s, dir: content(out), rejects: fs.readFileSync(rejects, 'utf8') };
   };
   for (const format of ['arrow', 'parquet'] as const) {

@@ -8,6 +8,7 @@ import { TsvParser, parseTsv, REJECT_REASONS, type ParseOptions, type RawBatch, 
 import { createRejectsWriter, REJECTS_HEADER } from '../../stages/rejects.js';
 import { openInput } from '../../input/open.js';
 import { PipelineError } from '../../core/errors.js';
+import { REAL_DATA_SKIP, SAMPLE_10K, SAMPLE_TEST_100, SAMPLE_TRIMMED, SAMPLE_1K } from '../helpers/samples.js';
 import { KAGGLE_10K, KAGGLE_TEST_100, QUIRKS_TRIMMED, TERABYTE_1K } from '../helpers/paths.js';
 import { mulberry32 } from '../../core/hash.js';
 import { featurizeInto, type FeaturizeOptions } from '../../stages/featurize.js';
@@ -96,46 +97,54 @@ t.test('option validation', async (t) => {
   t.doesNotThrow(() => parseTsv());
 });
 
-t.test('the 10k Kaggle sample equals a straightforward parse (label, ints, cats, line numbers)', async (t) => {
-  const buf = fs.readFileSync(KAGGLE_10K);
-  const { rows, batches, stats } = parseChunks([buf], { batchRows: 4096 });
-  t.equal(rows.length, 10000);
-  t.same(batches.map((b) => b.rows), [4096, 4096, 1808]);
-  t.same(batches.map((b) => b.firstRow), [0, 4096, 8192]);
-  t.same(batches.map((b) => b.firstLine), [1, 4097, 8193]);
-  t.equal(stats.rows, 10000);
-  t.equal(stats.lines, 10000);
-  const expected = naiveParse(buf.toString('utf8'));
-  // Compare in bulk: one deep-equal of 10k rows, NaN-safe via JSON (NaN -> null).
-  t.equal(JSON.stringify(stripFile(rows)), JSON.stringify(expected));
-  t.ok(rows.some((r) => r.ints.some((x) => x < 0)), 'the sample has negative integers');
-  t.ok(rows.some((r) => r.cats.some((c) => c === null)), 'and empty categoricals');
-  t.ok(rows.some((r) => r.ints.some((x) => Number.isNaN(x))), 'and empty integers');
-});
+/** The four kinds of sample file: generated ones always, the real Criteo ones when they are beside the checkout. */
+const SAMPLE_SETS = [
+  { name: 'generated', skip: false as const, train10k: SAMPLE_10K, day1k: SAMPLE_1K, test100: SAMPLE_TEST_100, trimmed: SAMPLE_TRIMMED },
+  { name: 'real Criteo', skip: REAL_DATA_SKIP, train10k: KAGGLE_10K, day1k: TERABYTE_1K, test100: KAGGLE_TEST_100, trimmed: QUIRKS_TRIMMED },
+];
 
-t.test('the Terabyte sample, the unlabeled Kaggle test sample and the quirks file parse', async (t) => {
-  const tb = fs.readFileSync(TERABYTE_1K);
-  const a = parseChunks([tb]);
-  t.equal(a.rows.length, 1000);
-  t.equal(JSON.stringify(stripFile(a.rows)), JSON.stringify(naiveParse(tb.toString())));
+for (const set of SAMPLE_SETS) {
+  t.test(`${set.name}: the 10k-row sample equals a straightforward parse (label, ints, cats, line numbers)`, { skip: set.skip }, async (t) => {
+    const buf = fs.readFileSync(set.train10k);
+    const { rows, batches, stats } = parseChunks([buf], { batchRows: 4096 });
+    t.equal(rows.length, 10000);
+    t.same(batches.map((b) => b.rows), [4096, 4096, 1808]);
+    t.same(batches.map((b) => b.firstRow), [0, 4096, 8192]);
+    t.same(batches.map((b) => b.firstLine), [1, 4097, 8193]);
+    t.equal(stats.rows, 10000);
+    t.equal(stats.lines, 10000);
+    const expected = naiveParse(buf.toString('utf8'));
+    // Compare in bulk: one deep-equal of 10k rows, NaN-safe via JSON (NaN -> null).
+    t.equal(JSON.stringify(stripFile(rows)), JSON.stringify(expected));
+    t.ok(rows.some((r) => r.ints.some((x) => x < 0)), 'the sample has negative integers');
+    t.ok(rows.some((r) => r.cats.some((c) => c === null)), 'and empty categoricals');
+    t.ok(rows.some((r) => r.ints.some((x) => Number.isNaN(x))), 'and empty integers');
+  });
 
-  const test = fs.readFileSync(KAGGLE_TEST_100);
-  const b = parseChunks([test], { labeled: false });
-  t.equal(b.rows.length, 100);
-  t.equal(b.batches[0].label, null);
-  t.equal(JSON.stringify(stripFile(b.rows)), JSON.stringify(naiveParse(test.toString(), false)));
-  t.throws(() => parseChunks([test]), { code: 'ERR_BAD_ROW', context: { line: 1, field: 'label' } }, 'the test file is not labeled');
+  t.test(`${set.name}: the 1k-row day sample, the unlabeled test sample and the trimmed-fields file parse`, { skip: set.skip }, async (t) => {
+    const tb = fs.readFileSync(set.day1k);
+    const a = parseChunks([tb]);
+    t.equal(a.rows.length, 1000);
+    t.equal(JSON.stringify(stripFile(a.rows)), JSON.stringify(naiveParse(tb.toString())));
 
-  const quirks = fs.readFileSync(QUIRKS_TRIMMED);
-  t.not(quirks[quirks.length - 1], 10, 'no final newline');
-  const c = parseChunks([quirks]);
-  t.equal(c.rows.length, 1000);
-  t.equal(JSON.stringify(stripFile(c.rows)), JSON.stringify(naiveParse(quirks.toString())));
-  const lens = quirks.toString().split('\n').map((l) => l.split('\t').length);
-  const i37 = lens.indexOf(37);
-  t.ok(i37 >= 0);
-  t.same(c.rows[i37].cats.slice(23), [null, null, null], 'trimmed trailing fields are empty');
-});
+    const test = fs.readFileSync(set.test100);
+    const b = parseChunks([test], { labeled: false });
+    t.equal(b.rows.length, 100);
+    t.equal(b.batches[0].label, null);
+    t.equal(JSON.stringify(stripFile(b.rows)), JSON.stringify(naiveParse(test.toString(), false)));
+    t.throws(() => parseChunks([test]), { code: 'ERR_BAD_ROW', context: { line: 1, field: 'label' } }, 'the test file is not labeled');
+
+    const quirks = fs.readFileSync(set.trimmed);
+    t.not(quirks[quirks.length - 1], 10, 'no final newline');
+    const c = parseChunks([quirks]);
+    t.equal(c.rows.length, 1000);
+    t.equal(JSON.stringify(stripFile(c.rows)), JSON.stringify(naiveParse(quirks.toString())));
+    const lens = quirks.toString().split('\n').map((l) => l.split('\t').length);
+    const i37 = lens.indexOf(37);
+    t.ok(i37 >= 0);
+    t.same(c.rows[i37].cats.slice(23), [null, null, null], 'trimmed trailing fields are empty');
+  });
+}
 
 t.test('LF, CRLF, empty lines, missing final newline', async (t) => {
   const l2 = fields();
@@ -300,7 +309,7 @@ t.test('over-long lines are never buffered whole and do not disturb the next lin
 });
 
 t.test('chunk-boundary independence: any chunking gives identical batches and rejects', async (t) => {
-  const kaggle = fs.readFileSync(KAGGLE_10K).subarray(0, 300_000);
+  const kaggle = fs.readFileSync(SAMPLE_10K).subarray(0, 300_000);
   const bads = badLines().map((b) => b.line);
   const input = Buffer.concat([
     kaggle.subarray(0, kaggle.lastIndexOf(10) + 1),
@@ -363,7 +372,7 @@ t.test('input markers: file names, line numbers restart, no line joins across fi
 t.test('a truncated .gz fails the parse, also with onBadRow skip, naming the file', async (t) => {
   const dir = t.testdir();
   const gz = path.join(dir, 'day_0.gz');
-  const full = zlib.gzipSync(fs.readFileSync(KAGGLE_10K));
+  const full = zlib.gzipSync(fs.readFileSync(SAMPLE_10K));
   fs.writeFileSync(gz, full.subarray(0, full.length - 1000));
   let rows = 0;
   await t.rejects(
@@ -437,7 +446,7 @@ t.test('fuzz: the fast path and the diagnosis agree with a reference on mutated 
   const rand = mulberry32(Number(process.env.PARSE_FUZZ_SEED ?? 2024));
   const pick = <T>(a: ArrayLike<T>) => a[Math.floor(rand() * a.length)];
   const alphabet = Buffer.from('0123456789abcdefABCDEF-\t\t\t\t gx.+\0\r\x7f\xff\xc3\xa9\x80\xe2', 'latin1');
-  const sample = fs.readFileSync(KAGGLE_10K, 'latin1').split('\n').slice(0, 200);
+  const sample = fs.readFileSync(SAMPLE_10K, 'latin1').split('\n').slice(0, 200);
   for (const labeled of [true, false]) {
     const lines: Buffer[] = [];
     for (let i = 0; i < 6000; i++) {
@@ -474,7 +483,7 @@ t.test('fuzz: the fast path and the diagnosis agree with a reference on mutated 
 
 t.test('direct mode (setDirectOutput): the same lines and rejects, and the values featurizeInto gives', async (t) => {
   const rand = mulberry32(77);
-  const sample = fs.readFileSync(KAGGLE_10K, 'latin1').split('\n').slice(0, 300);
+  const sample = fs.readFileSync(SAMPLE_10K, 'latin1').split('\n').slice(0, 300);
   const edge = fields();
   Object.assign(edge, { 1: '-1', 2: '4294967296000', 3: '123456789012345678901', 4: '0', 5: '-0', 6: '65535', 7: '65536', 8: '', 14: 'ABCDEF12', 15: 'a', 16: 'ffffffff', 17: '00000000', 18: '' });
   const alphabet = Buffer.from('0123456789abcdefABCDEF-\t\t x', 'latin1');
