@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'ERR_BAD_GZIP'
   | 'ERR_TRUNCATED_GZIP'
   | 'ERR_BAD_ROW' // a TSV line that breaks the row rules (--on-bad-row fail)
+  | 'ERR_LINE_ENDINGS' // CR-only line endings: the file is one line (always fatal)
   | 'ERR_SCHEMA' // columns missing or of the wrong shape
   | 'ERR_NO_CATEGORICAL' // MinHash input without c1..c26
   // Preprocess output

@@ -58,6 +58,8 @@ export interface Manifest {
   shards: ShardEntry[];
   /** Counts of rejected rows by reason (skip mode), recorded when the run completes. */
   rejected?: Record<string, number>;
+  /** Rows accepted with trailing empty fields left out, recorded when the run completes. */
+  trimmedRows?: number;
 }
 
 export function emptyManifest(config: ManifestConfig): Manifest {

@@ -51,6 +51,8 @@ export interface PreprocessOptions {
   chunkBytes?: number;
   /** Where progress lines go (default none). */
   log?: (line: string) => void;
+  /** Where warnings go (default: `log`, else stderr): an empty input, a possibly cut-off last line. */
+  warn?: (line: string) => void;
   stdout?: Writable;
   stdin?: NodeJS.ReadableStream;
 }
@@ -65,6 +67,10 @@ export interface PreprocessSummary {
   resumed: boolean;
   rejected: number;
   rejects: Record<string, number>;
+  /** Rows accepted with trailing empty fields left out. */
+  trimmedRows: number;
+  /** Things the user should look at, though the run succeeded. */
+  warnings: string[];
   seconds: number;
   rowsPerSecond: number;
 }
@@ -138,9 +144,25 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
   const tap = progressTap(log, started);
   const rejectCounts = (): Record<string, number> =>
     Object.fromEntries(Object.entries(parser.stats.rejects).filter(([, n]) => n > 0)) as Partial<Record<RejectReason, number>> as Record<string, number>;
-  const finishSummary = (s: Omit<PreprocessSummary, 'seconds' | 'rowsPerSecond' | 'rejected' | 'rejects'>): PreprocessSummary => {
+  const warn = opts.warn ?? log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const warningsOf = (rows: number): string[] => {
+    const w: string[] = [];
+    if (rows === 0) w.push(`no rows in the input (${inputs.join(', ')})${parser.stats.rejected ? `: all ${parser.stats.rejected} lines were rejected` : ''}`);
+    if (parser.stats.possiblyTruncated > 0) w.push(`${parser.stats.possiblyTruncated} input file(s) end in a short line without a newline: possibly cut off (kept)`);
+    for (const line of w) warn(`preprocess: warning: ${line}`);
+    return w;
+  };
+  const finishSummary = (s: Omit<PreprocessSummary, 'seconds' | 'rowsPerSecond' | 'rejected' | 'rejects' | 'trimmedRows' | 'warnings'>): PreprocessSummary => {
     const seconds = (Date.now() - started) / 1000;
-    return { ...s, rejected: parser.stats.rejected, rejects: rejectCounts(), seconds, rowsPerSecond: Math.round(tap.rows / Math.max(seconds, 1e-9)) };
+    return {
+      ...s,
+      rejected: parser.stats.rejected,
+      rejects: rejectCounts(),
+      trimmedRows: parser.stats.trimmedRows,
+      warnings: warningsOf(s.rows),
+      seconds,
+      rowsPerSecond: Math.round(tap.rows / Math.max(seconds, 1e-9)),
+    };
   };
 
   try {
@@ -168,7 +190,10 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
       overwrite,
       concurrency,
       rollbackOnError: onBadRow === 'fail',
-      beforeComplete: (m) => (m.rejected = rejectCounts()),
+      beforeComplete: (m) => {
+        m.rejected = rejectCounts();
+        m.trimmedRows = parser.stats.trimmedRows;
+      },
     });
     // The sink opens the output (resume, overwrite or refusal) before any input is read.
     const manifest = await sink.opened();
@@ -176,7 +201,8 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
     if (manifest.complete) {
       sink.destroy();
       log?.(`preprocess: ${out} is already complete (${manifest.rows} rows in ${manifest.shards.length} shards); nothing to do`);
-      return { ...finishSummary({ out, format, rows: manifest.rows, shards: manifest.shards.length, newRows: 0, resumed: true }), rejects: manifest.rejected ?? {}, rejected: Object.values(manifest.rejected ?? {}).reduce((a, b) => a + b, 0) };
+      const done = finishSummary({ out, format, rows: manifest.rows, shards: manifest.shards.length, newRows: 0, resumed: true });
+      return { ...done, rejects: manifest.rejected ?? {}, rejected: Object.values(manifest.rejected ?? {}).reduce((a, b) => a + b, 0), trimmedRows: manifest.trimmedRows ?? 0 };
     }
     if (before > 0) log?.(`preprocess: resuming ${out}: ${before} rows in ${manifest.shards.length} shards already committed`);
     try {

@@ -118,12 +118,25 @@ function dirtyFile(): Buffer {
   return Buffer.from(out.join('\n'), 'latin1');
 }
 
+/** A byte order mark, rows with too few fields, and a last line cut inside a categorical (no newline). */
+function bomFile(): Buffer {
+  const lines = kaggle.toString('latin1').split('\n').slice(0, 500);
+  lines[10] = '1';
+  lines[20] = lines[20].split('\t').slice(0, 14).join('\t');
+  lines[30] = lines[30].split('\t').slice(0, 15).join('\t');
+  lines[40] = '0\t';
+  const last = lines[499].replace(/\t+$/, '');
+  lines[499] = /[0-9a-f]{8}$/.test(last) ? last.slice(0, -3) : last + '\tabc';
+  return Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(lines.join('\n'), 'latin1')]);
+}
+
 const FILES = [
   { name: 'kaggle.tsv', bytes: kaggle },
   { name: 'dirty.tsv', bytes: dirtyFile() },
   { name: 'empty.tsv', bytes: Buffer.alloc(0) },
   { name: 'quirks.tsv', bytes: fs.readFileSync(SAMPLE_TRIMMED) },
   { name: 'terabyte.tsv', bytes: fs.readFileSync(SAMPLE_1K) },
+  { name: 'bom.tsv', bytes: bomFile() },
 ];
 
 function single(opts: { onBadRow?: 'fail' | 'skip'; buckets?: number; seed?: number }) {
@@ -139,6 +152,9 @@ t.test('same rows, values, lines, sources, rejects and stats as parseTsv | featu
   t.equal(ref.error, null);
   t.ok(ref.rejects.length > 100, `the dirty file has rejects (${ref.rejects.length})`);
   t.ok(ref.rejects.some((r) => r.includes('line-too-long')));
+  t.ok(['too-few-fields', 'truncated-line'].every((k) => ref.rejects.some((r) => r.includes(`bom.tsv|`) && r.includes(k))), 'bom.tsv: short rows and a cut-off last line rejected');
+  t.ok(!ref.rejects.some((r) => r.startsWith('bom.tsv|1|')), 'bom.tsv: the BOM is not a bad label');
+  t.ok(ref.stats.trimmedRows > 100, `trimmed rows counted (${ref.stats.trimmedRows})`);
   for (const [workers, chunkBytes] of [
     [1, 1 << 20],
     [2, 1],
@@ -168,6 +184,18 @@ t.test("onBadRow 'fail': the same error (file, line, field, reason) after the sa
     t.ok(got.rows <= 1000 + 8500, `${got.rows} rows before the error`);
     t.same(got.line.slice(0, 1000), ref.line.slice(0, 1000));
   }
+});
+
+t.test('CR-only line endings stop both parsers with ERR_LINE_ENDINGS, also when skipping bad rows', async (t) => {
+  const cr = Buffer.from(kaggle.toString('latin1').split('\n').slice(0, 3000).join('\r'), 'latin1');
+  const files = [FILES[4], { name: 'mac.tsv', bytes: cr }];
+  const ref = await observe(items(files, 3), single({ onBadRow: 'skip' }));
+  t.match(ref.error, { code: 'ERR_LINE_ENDINGS', context: { file: 'mac.tsv', line: 1 } });
+  const got = await observe(items(files, 4), parallel({ workers: 2, chunkBytes: 50_000, onBadRow: 'skip' }));
+  t.match(got.error, { code: 'ERR_LINE_ENDINGS', context: { file: 'mac.tsv', line: 1 } });
+  const small = [{ name: 'mac2.tsv', bytes: Buffer.from(kaggle.toString('latin1').split('\n').slice(0, 2).join('\r'), 'latin1') }];
+  t.match((await observe(items(small, 5), single({ onBadRow: 'skip' }))).error, { code: 'ERR_LINE_ENDINGS' }, 'two rows: short enough to be one line');
+  t.match((await observe(items(small, 5), parallel({ workers: 2, onBadRow: 'skip' }))).error, { code: 'ERR_LINE_ENDINGS' });
 });
 
 t.test('reads gzip input and several files through openInput', async (t) => {
