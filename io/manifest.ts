@@ -60,6 +60,12 @@ export interface Manifest {
   rejected?: Record<string, number>;
   /** Rows accepted with trailing empty fields left out, recorded when the run completes. */
   trimmedRows?: number;
+  /**
+   * Shard files being renamed into place or rolled back, not (or no longer) listed:
+   * recorded first, so that a run killed in between leaves files the next run knows
+   * it may delete. Anything else of a shard's name and unlisted is not ours.
+   */
+  pending?: string[];
 }
 
 export function emptyManifest(config: ManifestConfig): Manifest {

@@ -17,11 +17,13 @@
  * before the run: no shard holds a row of the failed run, and readers see nothing new.
  */
 import { statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type TransformCallback, type Writable } from 'node:stream';
-import { invalidOption } from '../core/errors.js';
+import { invalidOption, PipelineError } from '../core/errors.js';
+import { acquireLock, dirLockFile, type Lock } from '../io/lock.js';
 import { openInput, assertInputsReadable } from '../input/open.js';
 import { parseTsv, type OnBadRow, type RejectReason } from '../stages/parse.js';
 import { featurize } from '../stages/featurize.js';
@@ -165,6 +167,7 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
     };
   };
 
+  let lock: Lock | undefined;
   try {
     if (out === '-') {
       const stdout = opts.stdout ?? process.stdout;
@@ -184,6 +187,10 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
       seed,
       version: MANIFEST_VERSION,
     };
+    await makeOutputDir(out);
+    // One writer per directory, taken before the sink opens (and sweeps) the output:
+    // a second run is refused naming this one (io/lock.ts).
+    lock = acquireLock(dirLockFile(out), `preprocess --out ${out}`, out);
     const sink = shardSink({
       dir: out,
       config,
@@ -214,6 +221,18 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
     return finishSummary({ out, format, rows: manifest.rows, shards: manifest.shards.length, newRows: manifest.rows - before, resumed: before > 0 });
   } finally {
     rejectsWriter?.close();
+    lock?.release();
+  }
+}
+
+/** mkdir -p, with a one-line error naming the path when it cannot be a directory. */
+export async function makeOutputDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new PipelineError('ERR_OUTPUT', 'exists and is not a directory', { file: dir });
+    throw err;
   }
 }
 
