@@ -48,20 +48,28 @@ function readProc(file: string): string | undefined {
 
 const BOOT_ID = readProc('/proc/sys/kernel/random/boot_id')?.trim();
 
-/** Field 22 of /proc/PID/stat (start time); the command name in field 2 may hold spaces. */
-function procStart(pid: number): string | undefined {
+/** Fields 3 (state) and 22 (start time) of /proc/PID/stat; the command name in field 2 may hold spaces. */
+function procStat(pid: number): { state: string; start: string } | undefined {
   const stat = readProc(`/proc/${pid}/stat`);
   if (!stat) return undefined;
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: f[0], start: f[19] };
+}
+
+function procStart(pid: number): string | undefined {
+  return procStat(pid)?.start;
 }
 
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
   }
+  // A killed process stays a zombie until its parent reaps it (a parent killed with it
+  // leaves that to init): kill(pid, 0) still succeeds, yet it will never write again.
+  const state = procStat(pid)?.state;
+  return state !== 'Z' && state !== 'X';
 }
 
 /** Why the holder is known to be gone, or null when it may still run. */
@@ -132,7 +140,8 @@ export function acquireLock(file: string, command: string, what = path.dirname(f
       }
       return register(file, me, text);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') throw new PipelineError('ERR_OUTPUT', `cannot create the lock file ${file}: ${code ?? (err as Error).message}`, { file: what });
     }
     const holder = readHolder(file);
     if (!holder) continue; // released meanwhile: try again

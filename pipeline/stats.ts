@@ -82,10 +82,10 @@ export class StatsAccumulator {
 /** The defaults of computeStats() (the CLI's option table shows these). */
 export const STATS_DEFAULTS = Object.freeze({ labeled: true as boolean, onBadRow: 'fail' as OnBadRow, exactLimit: 1_000_000 as number });
 
-export async function computeStats(input: string, { labeled = STATS_DEFAULTS.labeled, onBadRow = STATS_DEFAULTS.onBadRow, exactLimit = STATS_DEFAULTS.exactLimit } = {}): Promise<FeatureStats & { rejected?: number }> {
+export async function computeStats(input: string, { labeled = STATS_DEFAULTS.labeled, onBadRow = STATS_DEFAULTS.onBadRow, exactLimit = STATS_DEFAULTS.exactLimit, verify = true } = {}): Promise<FeatureStats & { rejected?: number }> {
   const acc = new StatsAccumulator(exactLimit);
   if (isShardInput(input)) {
-    for await (const b of readFeatureBatches(input)) acc.add(b);
+    for await (const b of readFeatureBatches(input, { verify })) acc.add(b);
     return acc.result();
   }
   const parser = parseTsv({ labeled, onBadRow });

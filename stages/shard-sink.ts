@@ -27,6 +27,7 @@ import { stageFile, syncDir, type StagedFile } from '../io/atomic-file.js';
 import { openShardOutput } from '../io/shard-output.js';
 import { ShardEncoderPool } from '../io/shard-pool.js';
 import { releaseBatch } from '../core/packed-batch.js';
+import { checksumHex } from '../core/checksum.js';
 
 export interface CutShard {
   index: number;
@@ -278,7 +279,7 @@ export class ShardSink extends Writable {
       await staged.commit();
       this.staged.delete(staged);
       this.committedHere.push(file);
-      const entry: ShardEntry = { file, rows: shard.batch.rows, firstRow: shard.firstRow, bytes: res.bytes, source: shard.source };
+      const entry: ShardEntry = { file, rows: shard.batch.rows, firstRow: shard.firstRow, bytes: res.bytes, crc32: checksumHex(res.crc32), source: shard.source };
       this.manifest.shards.push(entry);
       this.manifest.rows += entry.rows;
       this.manifest.pending = [];

@@ -27,6 +27,7 @@ const OPTIONS = {
   part: { type: 'string', arg: 'i/n', help: 'with a shard directory: only the i-th of n contiguous shard ranges (0-based)' },
   'first-row': { type: 'int', min: 0, arg: 'N', default: 0, help: "global row index of the input's first row (for a part fed on stdin)" },
   merge: { type: 'path', multiple: true, arg: 'PARTIAL...', help: 'merge partial files (written with --partial) instead of reading input' },
+  verify: { type: 'boolean', default: true, help: "check each shard's size and checksum against the manifest (--no-verify skips it)" },
   quiet: { type: 'boolean', short: 'q', help: 'no progress lines on stderr' },
 } satisfies OptionTable;
 
@@ -64,6 +65,7 @@ export async function run(argv: string[]): Promise<number | void> {
     firstRow: args['first-row'],
     partial: args.partial,
     part: args.part,
+    verify: args.verify,
     log: (line: string) => quiet || process.stderr.write(`minhash: ${line}\n`),
   });
   process.stdout.write(JSON.stringify(result) + '\n');

@@ -11,12 +11,13 @@ const OPTIONS = {
   label: { type: 'boolean', default: D.labeled, help: 'raw TSV rows start with a label (--no-label for 39-field rows)' },
   'on-bad-row': { type: 'enum', choices: ['fail', 'skip'] as const, default: D.onBadRow, help: 'raw TSV: stop at, or skip and count, bad rows' },
   'exact-limit': { type: 'int', min: 1, arg: 'N', default: D.exactLimit, help: 'distinct ids counted exactly per feature before switching to an estimate' },
+  verify: { type: 'boolean', default: true, help: "check each shard's size and checksum against the manifest (--no-verify skips it)" },
 } satisfies OptionTable;
 
 export async function run(argv: string[]): Promise<number> {
   const v = parseCommandArgs(argv, 'pipeline stats --input DIR|FILE|-', 'Prints one JSON object: rows, positives, per-feature distinct categorical ids, empty counts and dense means.', OPTIONS);
   if (!v) return 0;
-  const stats = await computeStats(v.input, { labeled: v.label, onBadRow: v['on-bad-row'], exactLimit: v['exact-limit'] });
+  const stats = await computeStats(v.input, { labeled: v.label, onBadRow: v['on-bad-row'], exactLimit: v['exact-limit'], verify: v.verify });
   process.stdout.write(JSON.stringify({ input: v.input, ...stats }) + '\n');
   return 0;
 }

@@ -68,3 +68,17 @@ t.test('a live holder in another process is refused', async (t) => {
   t.notOk(fs.existsSync(file), 'released at exit');
   acquireLock(file, 'me').release();
 });
+
+t.test('a holder that is a zombie (killed, not yet reaped) is gone', async (t) => {
+  const { spawn } = await import('node:child_process');
+  // `sleep 30` inherits the finished `true` as a child it never waits for: a zombie.
+  const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d) => resolve(String(d).trim()))));
+  let state = '';
+  while (state !== 'Z') {
+    state = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0];
+    if (state !== 'Z') await new Promise((r) => setImmediate(r));
+  }
+  t.match(staleReason({ pid, host: os.hostname(), started: 'x', command: 'x' }), /no longer runs/);
+  parent.kill();
+});

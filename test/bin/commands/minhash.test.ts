@@ -104,7 +104,7 @@ t.test('--input -: a truncated Arrow stream or raw TSV on stdin fails clearly, w
   t.equal(cut.code, 1);
   t.match(cut.stderr, /pipeline minhash: <stdin>: the Arrow IPC stream stopped after \d+ bytes without its end-of-stream marker/);
   await t.rejects(fsp.stat(at('cut.arrow')), 'nothing written');
-  const tsv = await pipeline(['minhash', '--input', '-', '--out', at('tsv.arrow'), '-q'], readFileSync(KAGGLE_10K));
+  const tsv = await pipeline(['minhash', '--input', '-', '--out', at('tsv.arrow'), '-q'], readFileSync(SAMPLE_10K));
   t.equal(tsv.code, 1);
   t.match(tsv.stderr, /<stdin>: not an Arrow IPC stream: it starts with text .*like raw TSV rows: run them through `pipeline preprocess --input - --to -` first/);
   t.notMatch(tsv.stderr, /metadata bytes/);
