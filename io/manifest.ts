@@ -8,6 +8,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PipelineError } from '../core/errors.js';
+import type { FileFingerprint } from './fingerprint.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_VERSION = 1;
@@ -39,6 +40,8 @@ export interface ManifestConfig {
   inputs: string[];
   /** Size of each input file at the start of the run (null for stdin). */
   inputBytes: (number | null)[];
+  /** Size, mtime and CRC-32 of the first and last MiB of each input (null for stdin): a resume refuses a changed input. */
+  inputFingerprints?: (FileFingerprint | null)[];
   format: ShardFormat;
   shardRows: number;
   buckets: number | number[] | null;

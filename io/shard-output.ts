@@ -8,6 +8,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PipelineError } from '../core/errors.js';
+import { fingerprintChange } from './fingerprint.js';
 import { configDifferences, emptyManifest, MANIFEST_FILE, tryReadManifest, writeManifest, type Manifest, type ManifestConfig } from './manifest.js';
 
 const OUR_SHARD = /^part-\d{5,}\.(parquet|arrow)$/;
@@ -28,6 +29,7 @@ export async function openShardOutput({ dir, config, overwrite = false }: { dir:
     throw err;
   });
   if (existing && !overwrite) {
+    checkInputsUnchanged(existing.config, config, dir);
     const diff = configDifferences(existing.config, config);
     if (diff.length) {
       throw new PipelineError(
@@ -65,6 +67,24 @@ export async function openShardOutput({ dir, config, overwrite = false }: { dir:
     }
   }
   return { manifest: existing ?? emptyManifest(config), existed: existing !== null };
+}
+
+/** The same input files as the run that wrote `dir`, unchanged; else ERR_INPUT_CHANGED naming the file. */
+function checkInputsUnchanged(was: ManifestConfig, now: ManifestConfig, dir: string): void {
+  if (JSON.stringify(was.inputs) !== JSON.stringify(now.inputs)) return; // other inputs: the config check says so
+  for (let i = 0; i < now.inputs.length; i++) {
+    const a = was.inputFingerprints?.[i];
+    const b = now.inputFingerprints?.[i];
+    if (!a || !b) continue;
+    const change = fingerprintChange(a, b);
+    if (change) {
+      throw new PipelineError(
+        'ERR_INPUT_CHANGED',
+        `changed since the run that wrote ${dir} (${change}); its shards no longer match it: rerun with --overwrite to start over`,
+        { file: now.inputs[i] },
+      );
+    }
+  }
 }
 
 /**

@@ -24,6 +24,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import { invalidOption, PipelineError } from '../core/errors.js';
 import { acquireLock, dirLockFile, type Lock } from '../io/lock.js';
+import { fingerprintFile } from '../io/fingerprint.js';
 import { openInput, assertInputsReadable } from '../input/open.js';
 import { parseTsv, type OnBadRow, type RejectReason } from '../stages/parse.js';
 import { featurize } from '../stages/featurize.js';
@@ -179,6 +180,8 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
       inputs: inputs.map((f) => (f === '-' ? '-' : path.resolve(f))),
       // Sizes catch an input that changed between a killed run and its rerun.
       inputBytes: inputs.map((f) => (f === '-' ? null : statSync(f).size)),
+      // Size alone missed an input rewritten to the same size (io/fingerprint.ts).
+      inputFingerprints: await Promise.all(inputs.map((f) => (f === '-' ? null : fingerprintFile(f)))),
       format,
       shardRows,
       buckets: buckets ?? null,

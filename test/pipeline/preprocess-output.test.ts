@@ -18,6 +18,7 @@ const content = (dir: string) =>
 let ref: Record<string, string>;
 const refDir = path.join(t.testdirName, 'ref');
 t.before(async () => {
+  fs.rmSync(refDir, { recursive: true, force: true });
   fs.mkdirSync(refDir, { recursive: true });
   await preprocess({ ...opts, out: refDir });
   ref = content(refDir);
@@ -95,4 +96,31 @@ t.test('a resume checks the listed shards: a missing or resized one is an error,
 t.test('--out that is a file: one line naming it', async (t) => {
   const dir = t.testdir({ f: 'x' });
   await t.rejects(preprocess({ ...opts, out: path.join(dir, 'f') }), { code: 'ERR_OUTPUT', message: /f: exists and is not a directory/ });
+});
+
+t.test('a resume refuses an input changed since, naming it: same size, or only touched', async (t) => {
+  const dir = t.testdir();
+  const input = path.join(dir, 'in.tsv');
+  fs.copyFileSync(SAMPLE_10K, input);
+  const out = path.join(dir, 'out');
+  await preprocess({ ...opts, inputs: [input], out });
+  const m = await readManifest(out);
+  t.match(m.config.inputFingerprints, [{ size: fs.statSync(input).size, head: /^[0-9a-f]{8}$/, tail: /^[0-9a-f]{8}$/ }]);
+  // Pretend the run was killed half-way, then change the input without changing its size.
+  await writeManifest(out, { ...m, complete: false });
+  const b = fs.readFileSync(input);
+  const at = b.length - 100;
+  const orig = b[at];
+  b[at] = orig === 0x31 ? 0x32 : 0x31;
+  const stat = fs.statSync(input);
+  fs.writeFileSync(input, b);
+  fs.utimesSync(input, stat.atime, stat.mtime);
+  await t.rejects(preprocess({ ...opts, inputs: [input], out }), { code: 'ERR_INPUT_CHANGED', context: { file: path.resolve(input) }, message: /in\.tsv: changed since the run that wrote .*content changed \(same size\).*--overwrite/ });
+  b[at] = orig; // put it back, but newer
+  fs.writeFileSync(input, b);
+  await t.rejects(preprocess({ ...opts, inputs: [input], out }), { code: 'ERR_INPUT_CHANGED', message: /modified since/ });
+  await writeManifest(out, m); // complete: a rerun must not say "already complete" about a changed input either
+  await t.rejects(preprocess({ ...opts, inputs: [input], out }), { code: 'ERR_INPUT_CHANGED' });
+  const s = await preprocess({ ...opts, inputs: [input], out, overwrite: true });
+  t.equal(s.rows, 10000);
 });
