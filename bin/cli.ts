@@ -4,6 +4,18 @@
  * `run(argv)`. Data goes to stdout, progress and logs to stderr.
  */
 import { PipelineError } from '../core/errors.js';
+import { runInterruptHandlers } from '../core/interrupt.js';
+
+/**
+ * SIGINT / SIGTERM: the workflow's cleanup runs (temp files, lock), one line says how
+ * far it got, and the exit status is the shell's 128 + signal number.
+ */
+function onSignal(signal: 'SIGINT' | 'SIGTERM'): void {
+  const status = runInterruptHandlers();
+  const done = status.length ? status.join('; ') : 'nothing committed';
+  process.stderr.write(`interrupted: ${done}; rerun the same command to resume\n`);
+  process.exit(signal === 'SIGINT' ? 130 : 143);
+}
 
 export const COMMANDS = ['synth', 'preprocess', 'stats', 'minhash', 'train', 'predict'] as const;
 
@@ -36,6 +48,8 @@ export async function main(argv: string[]): Promise<void> {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
   });
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write((await topHelp()) + '\n');

@@ -5,7 +5,7 @@
  * leave behind: temp files, and a shard renamed into place whose manifest update
  * never happened (the rerun rewrites it, identically).
  */
-import { promises as fsp } from 'node:fs';
+import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PipelineError } from '../core/errors.js';
 import { fingerprintChange } from './fingerprint.js';
@@ -18,6 +18,21 @@ export interface OpenedOutput {
   manifest: Manifest;
   /** A manifest was on disk (resume or already complete). */
   existed: boolean;
+}
+
+/**
+ * Removes this process's temp files in `dir` (synchronously: an interrupted run
+ * calls it from its signal handler just before exiting).
+ */
+export function removeOwnTempFilesSync(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  const mine = `.${process.pid}.`;
+  for (const name of names) if (OUR_TMP.test(name) && name.includes(mine)) fs.rmSync(path.join(dir, name), { force: true });
 }
 
 export async function openShardOutput({ dir, config, overwrite = false }: { dir: string; config: ManifestConfig; overwrite?: boolean }): Promise<OpenedOutput> {

@@ -13,6 +13,8 @@
 import path from 'node:path';
 import { stat } from 'node:fs/promises';
 import { acquireLock, fileLockFile } from '../io/lock.js';
+import { onInterrupt } from '../core/interrupt.js';
+import { removeTempFilesOfSync } from '../io/atomic-file.js';
 import { invalidOption, PipelineError } from '../core/errors.js';
 import type { FeatureBatch } from '../core/schema.js';
 import { readFeatureBatches, readManifest, readManifestShards } from '../io/read-shards.js';
@@ -84,9 +86,21 @@ export async function computeMapping(opts: MinHashOptions): Promise<Record<strin
   await assertOutputFile(out);
   // One writer per mapping file: a second minhash into the same --out is refused (io/lock.ts).
   const lock = acquireLock(fileLockFile(out), `minhash --out ${out}`, out);
+  // Interrupted (bin/cli.ts): nothing is committed before the final rename; drop the temp file and the lock.
+  const unregister = onInterrupt({
+    status: () => `nothing written to ${out}`,
+    cleanup: () => {
+      removeTempFilesOfSync(out);
+      lock.release();
+    },
+  });
   try {
     return await compute(opts, log, args);
+  } catch (err) {
+    removeTempFilesOfSync(out); // a failed write leaves no temp file either
+    throw err;
   } finally {
+    unregister();
     lock.release();
   }
 }

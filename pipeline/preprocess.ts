@@ -25,12 +25,14 @@ import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import { invalidOption, PipelineError } from '../core/errors.js';
 import { acquireLock, dirLockFile, type Lock } from '../io/lock.js';
 import { fingerprintFile } from '../io/fingerprint.js';
+import { onInterrupt } from '../core/interrupt.js';
+import { removeOwnTempFilesSync } from '../io/shard-output.js';
 import { openInput, assertInputsReadable } from '../input/open.js';
 import { parseTsv, type OnBadRow, type RejectReason } from '../stages/parse.js';
 import { featurize } from '../stages/featurize.js';
 import { parseFeaturizeParallel } from '../stages/parallel-parse.js';
 import { RejectsWriter } from '../stages/rejects.js';
-import { MANIFEST_VERSION, type ManifestConfig, type ShardFormat } from '../io/manifest.js';
+import { MANIFEST_VERSION, type Manifest, type ManifestConfig, type ShardFormat } from '../io/manifest.js';
 import { shardSink } from '../stages/shard-sink.js';
 import { arrowStreamEncoder } from '../io/arrow-stream.js';
 
@@ -169,6 +171,7 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
   };
 
   let lock: Lock | undefined;
+  let unregister: (() => void) | undefined;
   try {
     if (out === '-') {
       const stdout = opts.stdout ?? process.stdout;
@@ -194,6 +197,17 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
     // One writer per directory, taken before the sink opens (and sweeps) the output:
     // a second run is refused naming this one (io/lock.ts).
     lock = acquireLock(dirLockFile(out), `preprocess --out ${out}`, out);
+    const held = lock;
+    let committed: Manifest | undefined;
+    // On SIGINT/SIGTERM (bin/cli.ts): say how far the run got, drop temp files and the lock.
+    // Committed shards stay: they are what a rerun resumes from.
+    unregister = onInterrupt({
+      status: () => (committed ? `${committed.rows} rows committed in ${committed.shards.length} shards` : '0 rows committed in 0 shards'),
+      cleanup: () => {
+        removeOwnTempFilesSync(out);
+        held.release();
+      },
+    });
     const sink = shardSink({
       dir: out,
       config,
@@ -207,6 +221,7 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
     });
     // The sink opens the output (resume, overwrite or refusal) before any input is read.
     const manifest = await sink.opened();
+    committed = manifest;
     const before = manifest.rows;
     if (manifest.complete) {
       sink.destroy();
@@ -224,6 +239,7 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
     return finishSummary({ out, format, rows: manifest.rows, shards: manifest.shards.length, newRows: manifest.rows - before, resumed: before > 0 });
   } finally {
     rejectsWriter?.close();
+    unregister?.();
     lock?.release();
   }
 }

@@ -71,8 +71,8 @@ t.test('a live holder in another process is refused', async (t) => {
 
 t.test('a holder that is a zombie (killed, not yet reaped) is gone', async (t) => {
   const { spawn } = await import('node:child_process');
-  // `sleep 30` inherits the finished `true` as a child it never waits for: a zombie.
-  const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // `sleep 30` inherits the subshell as a child it never waits for: a zombie once it ends.
+  const parent = spawn('sh', ['-c', '(sleep 1; exit 0) & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d) => resolve(String(d).trim()))));
   let state = '';
   while (state !== 'Z') {

@@ -89,7 +89,9 @@ t.test('refuses an incomplete output, a missing manifest and a non-shard file, n
   await t.rejects(readManifest(empty), { code: 'ERR_MANIFEST', message: new RegExp(`${empty}.*manifest.json`) });
   await t.rejects(collect(readFeatureBatches(SAMPLE_10K)), { code: 'ERR_INPUT', message: /not a shard/ });
   fs.writeFileSync(path.join(dir, 'part-00003.parquet'), 'garbage');
-  await t.rejects(collect(readFeatureBatches(dir, { allowIncomplete: true })), { code: 'ERR_SHARD', message: /part-00003\.parquet/ });
+  // Checked against the manifest first; unchecked, decoding still names the file.
+  await t.rejects(collect(readFeatureBatches(dir, { allowIncomplete: true })), { code: 'ERR_CHECKSUM', message: /part-00003\.parquet.*damaged shard/ });
+  await t.rejects(collect(readFeatureBatches(dir, { allowIncomplete: true, verify: false })), { code: 'ERR_SHARD', message: /part-00003\.parquet/ });
 });
 
 t.test('stops at an aborted signal', async (t) => {
