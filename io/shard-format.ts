@@ -115,7 +115,13 @@ export function decodeShard(bytes: Uint8Array, format: ShardFormat, where: strin
       throw new PipelineError('ERR_SHARD', `cannot read Arrow IPC: ${(err as Error).message}`, { file: where });
     }
   }
-  return [...tableToFeatureBatches(table, where)];
+  try {
+    return [...tableToFeatureBatches(table, where)];
+  } catch (err) {
+    if (err instanceof PipelineError) throw err;
+    // A cut-off file can parse as Arrow yet miss its buffers (apache-arrow then fails inside).
+    throw new PipelineError('ERR_SHARD', `cannot read shard (truncated or corrupt?): ${(err as Error).message}`, { file: where });
+  }
 }
 
 export function formatOfFile(file: string): ShardFormat | null {
