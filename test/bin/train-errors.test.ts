@@ -12,7 +12,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { PIPELINE_BIN } from '../helpers/paths.js';
-import { SAMPLE_10K } from '../helpers/samples.js';
+import { REAL_DATA_SKIP, SAMPLE_10K, learningInput } from '../helpers/samples.js';
 import { runPipeline, runShell, summaryOf } from '../helpers/cli.js';
 
 // wasm: ~10x the speed of tfjs-backend-cpu for this model (see train.test.ts).
@@ -77,12 +77,14 @@ t.test('bad input: clear errors, nothing written', async (t) => {
 });
 
 t.test('preprocess --to - | train --input - works, and stops cleanly when either side fails', async (t) => {
-  const ok = await runShell(`bin/pipeline preprocess --input ${SAMPLE_10K} --to - | bin/pipeline train --input - --embedding hashnet --memory-floats 20000 --test-fraction 0.2 ${SMALL.join(' ')}`);
+  const LEARN = learningInput();
+  const ok = await runShell(`bin/pipeline preprocess --input ${LEARN.file} --to - | bin/pipeline train --input - --embedding hashnet --memory-floats 20000 --test-fraction 0.2 ${SMALL.join(' ')}`);
   t.equal(ok.code, 0, ok.stderr);
   const s = summaryOf(ok);
   t.equal(s.test.rows, 2000);
   t.equal(s.trainRows, 8000);
-  t.ok(s.test.auc > 0.6, `stdin test AUC ${s.test.auc}`);
+  if (LEARN.threshold) t.ok(s.test.auc > 0.6, `stdin test AUC ${s.test.auc}`);
+  else t.comment(`AUC > 0.6 skipped: ${REAL_DATA_SKIP}; train-synth.test.ts checks learning on generated data`);
   // Each side's own exit status: `a | b; echo ${PIPESTATUS[@]}`.
   const statuses = (r: { stderr: string }) => /STATUS (\d+) (\d+)/.exec(r.stderr)!.slice(1).map(Number);
   // the consumer fails at once: the producer stops (EPIPE) instead of hanging

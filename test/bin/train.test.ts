@@ -8,7 +8,7 @@ import t from 'tap';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SAMPLE_10K, SAMPLE_TEST_100 } from '../helpers/samples.js';
+import { REAL_DATA_SKIP, SAMPLE_TEST_100, learningInput } from '../helpers/samples.js';
 import { runPipeline, summaryOf } from '../helpers/cli.js';
 
 // wasm: the same arithmetic as cpu here (the AUCs agree to 4 digits) at ~10x the speed of
@@ -18,6 +18,8 @@ const SMALL = ['--arch-sparse-feature-size', '8', '--arch-mlp-bot', '13-16-8', '
 const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'train-cli-'));
 t.teardown(() => fsp.rm(tmp, { recursive: true, force: true }));
 const shards = path.join(tmp, 'shards');
+const LEARN = learningInput();
+const SAMPLE_10K = LEARN.file;
 const pre = await runPipeline(['preprocess', '--input', SAMPLE_10K, '--out', shards]);
 if (pre.code !== 0) throw new Error(pre.stderr);
 
@@ -35,7 +37,8 @@ for (const kind of ['full', 'hashnet', 'scma']) {
     t.comment(`${kind}: test AUC ${s.test.auc.toFixed(4)}, logloss ${s.test.logloss.toFixed(4)}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
     t.equal(s.test.rows, 2000);
     t.equal(s.trainRows, 8000);
-    t.ok(s.test.auc >= 0.65, `test AUC ${s.test.auc}`);
+    if (LEARN.threshold) t.ok(s.test.auc >= 0.65, `test AUC ${s.test.auc}`);
+    else t.comment(`AUC >= 0.65 skipped: ${REAL_DATA_SKIP}; train-synth.test.ts checks learning on generated data`);
     t.equal(s.steps, 3 * Math.ceil(8000 / 128));
     if (kind !== 'full') t.equal(s.memoryFloats, Math.round((s.distinctValues * 8) / 16), 'M = R x distinct values x d');
     const lines = (await fsp.readFile(metrics, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));

@@ -58,6 +58,16 @@ export const SAMPLE_TRIMMED = ensure('trimmed-1k.tsv', () =>
 );
 
 /**
+ * The 10k-row input of the tests that check a model learns to an absolute AUC: the
+ * real Kaggle sample when it is there (the thresholds were set on it), else the
+ * generated one, where those tests skip only the threshold (train-synth.test.ts
+ * checks learning on generated data against its oracle AUC).
+ */
+export function learningInput(): { file: string; threshold: boolean } {
+  return REAL_DATA_SKIP ? { file: SAMPLE_10K, threshold: false } : { file: path.join(CRITEO_DIR, 'kaggle-train-head-10k.tsv'), threshold: true };
+}
+
+/**
  * `false` when the real Criteo samples are beside the checkout, else the reason
  * to skip, as tap's `skip` option wants: one line saying what and why.
  */
