@@ -60,6 +60,9 @@ interface Run {
   ms: number;
 }
 
+/** A run that has not ended after this long is killed and the trial fails as hung (never a silent stall). */
+const WATCHDOG_MS = 300_000;
+
 /** Runs the CLI; with `killAt`, sends `signal` (and SIGKILL on a repeat) that many ms after the start. */
 function cli(argv: string[], killAt?: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<Run> {
   return new Promise((resolve, reject) => {
@@ -68,9 +71,14 @@ function cli(argv: string[], killAt?: number, signal: NodeJS.Signals = 'SIGKILL'
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     const timer = killAt !== undefined ? setTimeout(() => child.kill(signal), killAt) : undefined;
+    const watchdog = setTimeout(() => {
+      stderr += `\n[faults: ${argv[0]} still running after ${WATCHDOG_MS} ms: killed as hung]`;
+      child.kill('SIGKILL');
+    }, WATCHDOG_MS);
     child.on('error', reject);
     child.on('close', (code, sig) => {
       clearTimeout(timer);
+      clearTimeout(watchdog);
       resolve({ code, signal: sig, stderr, ms: Date.now() - t0 });
     });
   });
@@ -245,6 +253,7 @@ try {
     const t0 = Date.now();
     let f = 0;
     for (let i = 0; i < trials; i++) {
+      process.stderr.write(`${kind} trial ${i}\n`);
       const err = await trial(kind);
       if (err) {
         f++;

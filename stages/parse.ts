@@ -718,9 +718,6 @@ export class TsvParser {
       const hint = !this.options.labeled && n === E + 1 ? ' (a labeled row? parsing with labeled: false)' : '';
       return { reason: 'too-many-fields', field: this.fieldName(E), message: `too many fields: ${n}, expected ${E}${hint}` };
     }
-    if (n < this.minFields) {
-      return { reason: 'too-few-fields', field: this.fieldName(n), message: `too few fields: ${n}, need at least ${this.minFields} (up to c1)` };
-    }
     const show = (b: Buffer) => JSON.stringify(b.length > 40 ? b.toString('utf8', 0, 40) + '…' : b.toString('utf8'));
     for (let f = 0; f < Math.min(n, E); f++) {
       const v = fields[f];
@@ -734,6 +731,10 @@ export class TsvParser {
         for (const c of v) if (HEX[c] < 0) return { reason: 'bad-hex', field: name, message: `categorical is not hex: ${show(v)}` };
         if (v.length > 8) return { reason: 'long-cat', field: name, message: `categorical longer than 8 hex digits: ${show(v)}` };
       }
+    }
+    // After the values: a bad value in a field that is there says more than the count.
+    if (n < this.minFields) {
+      return { reason: 'too-few-fields', field: this.fieldName(n), message: `too few fields: ${n}, need at least ${this.minFields} (up to c1)` };
     }
     throw new PipelineError('ERR_INTERNAL', 'parser refused a line but found nothing wrong with it', { file: this.file, line: this.line });
   }

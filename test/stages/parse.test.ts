@@ -486,7 +486,6 @@ function referenceVerdict(line: Buffer, labeled: boolean): { reason: string; fie
   }
   const E = names.length;
   if (parts.length > E + 1 || (parts.length === E + 1 && parts[E] !== '')) return { reason: 'too-many-fields', field: `f${E + 1}` };
-  if (parts.length < E - 25) return { reason: 'too-few-fields', field: names[parts.length] };
   for (let k = 0; k < Math.min(parts.length, E); k++) {
     const v = parts[k];
     const n = names[k];
@@ -495,6 +494,7 @@ function referenceVerdict(line: Buffer, labeled: boolean): { reason: string; fie
     if (n[0] === 'c' && !/^[0-9a-fA-F]*$/.test(v)) return { reason: 'bad-hex', field: n };
     if (n[0] === 'c' && v.length > 8) return { reason: 'long-cat', field: n };
   }
+  if (parts.length < E - 25) return { reason: 'too-few-fields', field: names[parts.length] };
   return null;
 }
 
