@@ -5,6 +5,40 @@
  */
 import { readFileSync } from 'node:fs';
 import { PipelineError } from '../core/errors.js';
+import { runInterruptHandlers } from '../core/interrupt.js';
+
+/**
+ * SIGINT / SIGTERM: the workflow's cleanup runs (temp files, lock), one line says how
+ * far it got, and the exit status is the shell's 128 + signal number.
+ */
+/** Errors of the environment, not of the program: said in one line naming the path. */
+const SYSTEM_ERRORS: Record<string, string> = {
+  EEXIST: 'already exists',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  ENOENT: 'no such file or directory',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  EMFILE: 'too many open files',
+  EIO: 'input/output error',
+};
+
+/** `PATH: what went wrong (CODE, syscall)` for a Node system error, else undefined. */
+export function systemErrorLine(e: Error & { code?: string; path?: string; syscall?: string }): string | undefined {
+  const what = e.code !== undefined ? SYSTEM_ERRORS[e.code] : undefined;
+  if (!what || e instanceof PipelineError) return undefined;
+  return `${e.path !== undefined ? `${e.path}: ` : ''}${what} (${e.code}${e.syscall ? `, ${e.syscall}` : ''})`;
+}
+
+function onSignal(signal: 'SIGINT' | 'SIGTERM'): void {
+  const status = runInterruptHandlers();
+  const done = status.length ? status.join('; ') : 'nothing committed';
+  process.stderr.write(`interrupted: ${done}; rerun the same command to resume\n`);
+  process.exit(signal === 'SIGINT' ? 130 : 143);
+}
 
 export const COMMANDS = ['synth', 'preprocess', 'stats', 'minhash', 'train', 'predict', 'evaluate', 'plot'] as const;
 
@@ -42,6 +76,8 @@ export async function main(argv: string[]): Promise<void> {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
   });
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
   const [name, ...rest] = argv;
   // No command is a usage error (exit 2, usage on stderr); asking for help is not.
   if (!name) {
@@ -68,7 +104,8 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     const e = err as Error & { code?: string };
     const usage = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' || e.code === 'ERR_INVALID_OPTION';
-    process.stderr.write(`pipeline ${name}: ${e instanceof PipelineError || usage ? e.message : e.stack ?? e.message}\n`);
+    const sys = systemErrorLine(e);
+    process.stderr.write(`pipeline ${name}: ${sys ?? (e instanceof PipelineError || usage ? e.message : e.stack ?? e.message)}\n`);
     process.exitCode = usage ? 2 : 1;
   }
 }

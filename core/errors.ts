@@ -22,10 +22,15 @@ export type ErrorCode =
   | 'ERR_BAD_GZIP'
   | 'ERR_TRUNCATED_GZIP'
   | 'ERR_BAD_ROW' // a TSV line that breaks the row rules (--on-bad-row fail)
+  | 'ERR_LINE_ENDINGS' // CR-only line endings: the file is one line (always fatal)
   | 'ERR_SCHEMA' // columns missing or of the wrong shape
   | 'ERR_NO_CATEGORICAL' // MinHash input without c1..c26
   // Preprocess output
-  | 'ERR_OUTPUT_EXISTS' // the directory holds another config's shards
+  | 'ERR_OUTPUT_EXISTS' // the directory holds another config's shards, or shard files no run of it wrote
+  | 'ERR_OUTPUT' // an output path that cannot be used (a file where a directory goes, or the reverse)
+  | 'ERR_LOCKED' // another live run writes this output (io/lock.ts)
+  | 'ERR_CHECKSUM' // a shard or mapping whose bytes do not match their recorded checksum
+  | 'ERR_INPUT_CHANGED' // a resumed run's input differs from the interrupted run's
   | 'ERR_MANIFEST'
   | 'ERR_INCOMPLETE' // a shard directory whose manifest is not complete
   | 'ERR_RESUME' // the input changed under a resumed run

@@ -8,7 +8,7 @@
  * two for writers whose bytes are written elsewhere (a shard encoded and fsynced on a
  * worker) and committed later, in order.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 /** fsync of a directory makes a rename in it durable (no-op where the OS refuses it). */
@@ -31,6 +31,19 @@ export async function syncDir(dir: string): Promise<void> {
  */
 export function tempNameFor(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+}
+
+/** Removes this process's temp files of `file` (tempNameFor's shape); synchronous, for signal handlers. */
+export function removeTempFilesOfSync(file: string): void {
+  const dir = path.dirname(file);
+  const prefix = `.${path.basename(file)}.${process.pid}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) if (n.startsWith(prefix) && n.endsWith('.tmp')) rmSync(path.join(dir, n), { force: true });
 }
 
 /** A file being written under its temp name: write `tmp` (and fsync it), then commit or discard. */

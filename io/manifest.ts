@@ -8,6 +8,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PipelineError } from '../core/errors.js';
+import type { FileFingerprint } from './fingerprint.js';
 
 /**
  * Leading '_': pyarrow, Spark, Polars and DuckDB's directory readers skip names
@@ -35,6 +36,8 @@ export interface ShardEntry {
   /** Index of the shard's first row among the valid rows of the whole input. */
   firstRow: number;
   bytes: number;
+  /** CRC-32 of the file's bytes, 8 hex digits (core/checksum.ts); absent in outputs of older builds. */
+  crc32?: string;
   /** Input lines this shard's rows came from (several entries when it spans files). */
   source: ShardSource[];
 }
@@ -45,6 +48,8 @@ export interface ManifestConfig {
   inputs: string[];
   /** Size of each input file at the start of the run (null for stdin). */
   inputBytes: (number | null)[];
+  /** Size, mtime and CRC-32 of the first and last MiB of each input (null for stdin): a resume refuses a changed input. */
+  inputFingerprints?: (FileFingerprint | null)[];
   format: ShardFormat;
   shardRows: number;
   buckets: number | number[] | null;
@@ -66,6 +71,14 @@ export interface Manifest {
   shards: ShardEntry[];
   /** Counts of rejected rows by reason (skip mode), recorded when the run completes. */
   rejected?: Record<string, number>;
+  /** Rows accepted with trailing empty fields left out, recorded when the run completes. */
+  trimmedRows?: number;
+  /**
+   * Shard files being renamed into place or rolled back, not (or no longer) listed:
+   * recorded first, so that a run killed in between leaves files the next run knows
+   * it may delete. Anything else of a shard's name and unlisted is not ours.
+   */
+  pending?: string[];
 }
 
 export function emptyManifest(config: ManifestConfig): Manifest {
@@ -112,7 +125,30 @@ export async function tryReadManifest(dir: string): Promise<Manifest | null> {
       throw new PipelineError('ERR_MANIFEST', `shard entry ${i} is malformed`, { file, shard: String(s?.file) });
     }
   }
+  checkManifestConsistency(m, file);
   return m;
+}
+
+/**
+ * The manifest against itself: readers derive splits and row indices from it, so an
+ * edited total or a shard listed twice would silently change what is trained on.
+ * Total = sum of shard rows, firstRow contiguous from 0, no file twice, sizes and
+ * checksums well-formed, and shard k named part-k (the cutter's rule).
+ */
+export function checkManifestConsistency(m: Manifest, file: string): void {
+  const bad = (msg: string, shard?: string) => new PipelineError('ERR_MANIFEST', `inconsistent manifest: ${msg}`, { file, ...(shard ? { shard } : {}) });
+  const seen = new Set<string>();
+  let next = 0;
+  for (const [i, s] of m.shards.entries()) {
+    if (seen.has(s.file)) throw bad('listed twice', s.file);
+    seen.add(s.file);
+    if (s.firstRow !== next) throw bad(`firstRow is ${s.firstRow}, the shards before it end at row ${next}`, s.file);
+    if (!Number.isSafeInteger(s.bytes) || s.bytes < 0) throw bad(`bytes is ${JSON.stringify(s.bytes)}`, s.file);
+    if (s.crc32 !== undefined && !/^[0-9a-f]{8}$/.test(s.crc32)) throw bad(`crc32 is ${JSON.stringify(s.crc32)}`, s.file);
+    if (s.file !== shardFileName(i, m.format)) throw bad(`entry ${i} should be ${shardFileName(i, m.format)}`, s.file);
+    next += s.rows;
+  }
+  if (m.rows !== next) throw bad(`rows is ${m.rows} but the shards hold ${next}`);
 }
 
 /** The agreed reader entry point: the manifest of a preprocess output directory. */

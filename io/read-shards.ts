@@ -9,7 +9,8 @@ import type { Readable } from 'node:stream';
 import type { FeatureBatch } from '../core/schema.js';
 import { PipelineError } from '../core/errors.js';
 import { readCheckedArrowStream } from './arrow-stream-reader.js';
-import { readManifest, type Manifest } from './manifest.js';
+import { readManifest, type Manifest, type ShardEntry } from './manifest.js';
+import { CHECKSUM_NAME, checksumHex, crc32 } from '../core/checksum.js';
 import { decodeShard, formatOfFile } from './shard-format.js';
 
 export { readManifest, type Manifest } from './manifest.js';
@@ -21,6 +22,8 @@ export interface ReadFeatureBatchesOptions {
   stdin?: Readable;
   /** Read a directory whose preprocess has not finished (manifest.complete false). */
   allowIncomplete?: boolean;
+  /** Check each shard's size and checksum against the manifest (default true; `--no-verify` turns it off). */
+  verify?: boolean;
 }
 
 function checkAbort(signal?: AbortSignal): void {
@@ -67,7 +70,7 @@ export async function* readFeatureBatches(input: string, opts: ReadFeatureBatche
         { file: input },
       );
     }
-    yield* readShardList(input, manifest, signal);
+    yield* readShardList(input, manifest, manifest.shards, signal, opts.verify ?? true);
     return;
   }
   const format = formatOfFile(input);
@@ -75,14 +78,19 @@ export async function* readFeatureBatches(input: string, opts: ReadFeatureBatche
   yield* readShardFile(input, format, signal);
 }
 
-async function* readShardList(dir: string, manifest: Manifest, signal?: AbortSignal): AsyncGenerator<FeatureBatch> {
+/** Some of a manifest's shards (a part of the output), checked as readFeatureBatches checks them. */
+export function readManifestShards(dir: string, manifest: Manifest, shards: ShardEntry[], opts: Pick<ReadFeatureBatchesOptions, 'signal' | 'verify'> = {}): AsyncGenerator<FeatureBatch> {
+  return readShardList(dir, manifest, shards, opts.signal, opts.verify ?? true);
+}
+
+async function* readShardList(dir: string, manifest: Manifest, shards: ShardEntry[], signal: AbortSignal | undefined, verify: boolean): AsyncGenerator<FeatureBatch> {
   // Read-ahead of one shard overlaps disk reads with the consumer's work.
   let next: Promise<Uint8Array> | undefined;
-  const load = (i: number) => fsp.readFile(path.join(dir, manifest.shards[i].file));
-  if (manifest.shards.length) next = load(0);
-  for (let i = 0; i < manifest.shards.length; i++) {
+  const load = (i: number) => fsp.readFile(path.join(dir, shards[i].file));
+  if (shards.length) next = load(0);
+  for (let i = 0; i < shards.length; i++) {
     checkAbort(signal);
-    const shard = manifest.shards[i];
+    const shard = shards[i];
     const where = path.join(dir, shard.file);
     let bytes: Uint8Array;
     try {
@@ -90,8 +98,9 @@ async function* readShardList(dir: string, manifest: Manifest, signal?: AbortSig
     } catch (err) {
       throw new PipelineError('ERR_SHARD', `cannot read shard listed in manifest: ${(err as Error).message}`, { file: where });
     }
-    next = i + 1 < manifest.shards.length ? load(i + 1) : undefined;
+    next = i + 1 < shards.length ? load(i + 1) : undefined;
     next?.catch(() => {}); // surfaced when awaited
+    if (verify) verifyShard(bytes, shard, dir);
     const batches = decodeShard(bytes, manifest.format, where);
     const rows = batches.reduce((s, b) => s + b.rows, 0);
     if (rows !== shard.rows) {
@@ -102,6 +111,18 @@ async function* readShardList(dir: string, manifest: Manifest, signal?: AbortSig
       if (b.label === null && manifest.labeled) throw new PipelineError('ERR_SHARD', 'shard has no label column but the manifest says labeled', { file: where });
       yield b;
     }
+  }
+}
+
+/** The shard's bytes against its manifest entry: a damaged file is named, never decoded into wrong rows. */
+export function verifyShard(bytes: Uint8Array, shard: ShardEntry, dir: string): void {
+  const where = { file: path.join(dir, shard.file), shard: shard.file };
+  if (bytes.byteLength !== shard.bytes) {
+    throw new PipelineError('ERR_CHECKSUM', `damaged shard: ${bytes.byteLength} bytes, the manifest says ${shard.bytes} (--no-verify reads it anyway)`, where);
+  }
+  if (shard.crc32 !== undefined) {
+    const got = checksumHex(crc32(bytes));
+    if (got !== shard.crc32) throw new PipelineError('ERR_CHECKSUM', `damaged shard: ${CHECKSUM_NAME} ${got}, the manifest says ${shard.crc32} (--no-verify reads it anyway)`, where);
   }
 }
 

@@ -15,6 +15,7 @@ import { featureBatchToTable, tableToFeatureBatches } from './arrow-batch.js';
 import type { FeatureBatch } from '../core/schema.js';
 import type { ShardFormat } from './manifest.js';
 import { PipelineError, invalidOption } from '../core/errors.js';
+import { crc32Pieces } from '../core/checksum.js';
 
 function parquetWriterProps(): parquetWasm.WriterProperties {
   // Built per call: writeParquet takes ownership of (frees) the properties it is given,
@@ -69,8 +70,8 @@ export async function encodeShardPieces(batch: FeatureBatch, format: ShardFormat
   return pieces;
 }
 
-/** Writes `pieces` to `file` (created or truncated) and fsyncs it; returns the byte count. */
-export function writePiecesDurably(file: string, pieces: Uint8Array[]): number {
+/** Writes `pieces` to `file` (created or truncated) and fsyncs it; returns the byte count and their CRC-32. */
+export function writePiecesDurably(file: string, pieces: Uint8Array[]): { bytes: number; crc32: number } {
   const fd = openSync(file, 'w');
   let total = 0;
   try {
@@ -99,7 +100,8 @@ export function writePiecesDurably(file: string, pieces: Uint8Array[]): number {
   } finally {
     closeSync(fd);
   }
-  return total;
+  // Of the bytes in memory, just written: the manifest records it, readers check it.
+  return { bytes: total, crc32: crc32Pieces(pieces) };
 }
 
 /** Decodes one shard's bytes into FeatureBatches (one per record batch / row group chunk). */
@@ -113,7 +115,13 @@ export function decodeShard(bytes: Uint8Array, format: ShardFormat, where: strin
       throw new PipelineError('ERR_SHARD', `cannot read Arrow IPC: ${(err as Error).message}`, { file: where });
     }
   }
-  return [...tableToFeatureBatches(table, where)];
+  try {
+    return [...tableToFeatureBatches(table, where)];
+  } catch (err) {
+    if (err instanceof PipelineError) throw err;
+    // A cut-off file can parse as Arrow yet miss its buffers (apache-arrow then fails inside).
+    throw new PipelineError('ERR_SHARD', `cannot read shard (truncated or corrupt?): ${(err as Error).message}`, { file: where });
+  }
 }
 
 export function formatOfFile(file: string): ShardFormat | null {

@@ -21,6 +21,8 @@ export interface EncodeJob {
 export interface EncodeReply {
   id: number;
   bytes?: number;
+  /** CRC-32 of the bytes written (core/checksum.ts). */
+  crc32?: number;
   error?: WorkerError;
   columns: ArrayBuffer[];
   label: ArrayBuffer | null;

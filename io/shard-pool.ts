@@ -15,6 +15,8 @@ export { batchBuffers, batchToJobColumns, jobToBatch, type EncodeJob, type Encod
 
 export interface EncodeResult {
   bytes: number;
+  /** CRC-32 of the file's bytes (core/checksum.ts). */
+  crc32: number;
   /** The shard's column buffers, handed back for reuse. */
   batch: FeatureBatch;
 }
@@ -59,8 +61,8 @@ export class ShardEncoderPool {
       dense: batch.dense.map((a) => a.subarray(0, batch.rows)),
       cats: batch.cats.map((a) => a.subarray(0, batch.rows)),
     };
-    const bytes = writePiecesDurably(tmpPath, await encodeShardPieces(view, format));
-    return { bytes, batch };
+    const { bytes, crc32 } = writePiecesDurably(tmpPath, await encodeShardPieces(view, format));
+    return { bytes, crc32, batch };
   }
 
   private takeWorker(): Worker {
@@ -98,7 +100,7 @@ export class ShardEncoderPool {
       cats: reply.columns.slice(NUM_DENSE).map((b) => new Uint32Array(b)),
     };
     if (reply.error !== undefined) throw errorFromWorker(reply.error);
-    return { bytes: reply.bytes!, batch: back };
+    return { bytes: reply.bytes!, crc32: reply.crc32!, batch: back };
   }
 
   async close(): Promise<void> {

@@ -14,8 +14,8 @@ parentPort!.on('message', async (job: EncodeJob) => {
   let reply: EncodeReply;
   try {
     const batch = jobToBatch(job);
-    const bytes = writePiecesDurably(job.tmpPath, await encodeShardPieces(batch, job.format));
-    reply = { id: job.id, bytes, columns: job.columns, label: job.label };
+    const { bytes, crc32 } = writePiecesDurably(job.tmpPath, await encodeShardPieces(batch, job.format));
+    reply = { id: job.id, bytes, crc32, columns: job.columns, label: job.label };
   } catch (err) {
     // Posted as a WorkerError: a thrown Error would lose its code and context in the clone.
     reply = { id: job.id, error: errorForTransfer(err), columns: job.columns, label: job.label };

@@ -12,9 +12,13 @@
  */
 import path from 'node:path';
 import { Progress } from '../core/progress.js';
+import { stat } from 'node:fs/promises';
+import { acquireLock, fileLockFile } from '../io/lock.js';
+import { onInterrupt } from '../core/interrupt.js';
+import { removeTempFilesOfSync } from '../io/atomic-file.js';
 import { invalidOption, PipelineError } from '../core/errors.js';
 import type { FeatureBatch } from '../core/schema.js';
-import { readFeatureBatches, readManifest } from '../io/read-shards.js';
+import { readFeatureBatches, readManifest, readManifestShards } from '../io/read-shards.js';
 import { formatOfFile } from '../io/shard-format.js';
 import { loadPartial, writeMapping, writePartial } from '../scma/mapping-file.js';
 import { DEFAULT_DIM, DEFAULT_NUM_HASH, DEFAULT_SAMPLE, DEFAULT_SEED, MinHashReducer, sampleRows } from '../scma/reduce.js';
@@ -30,6 +34,8 @@ export interface MinHashOptions {
   numHash?: number;
   sample?: number;
   seed?: number;
+  /** Check shard checksums while reading (default true). */
+  verify?: boolean;
   /** Write this part's sample as a partial file instead of a mapping. */
   partial?: boolean;
   /** 'i/n': only the i-th of n contiguous shard ranges. */
@@ -56,11 +62,11 @@ interface Source {
   totalRows?: number;
 }
 
-async function openSource(input: string, part: string | undefined, firstRow: number): Promise<Source> {
+async function openSource(input: string, part: string | undefined, firstRow: number, verify: boolean): Promise<Source> {
   if (part === undefined) {
     let totalRows: number | undefined;
     if (input !== '-' && formatOfFile(input) === null) totalRows = (await readManifest(input).catch(() => undefined))?.rows;
-    return { batches: readFeatureBatches(input), firstRow, totalRows };
+    return { batches: readFeatureBatches(input, { verify }), firstRow, totalRows };
   }
   const m = /^(\d+)\/(\d+)$/.exec(part);
   const i = m ? Number(m[1]) : NaN;
@@ -71,10 +77,7 @@ async function openSource(input: string, part: string | undefined, firstRow: num
   if (!manifest.complete) throw new PipelineError('ERR_INCOMPLETE', 'preprocess output is incomplete; finish it before computing parts', { file: input });
   const s = manifest.shards.length;
   const shards = manifest.shards.slice(Math.floor((i * s) / n), Math.floor(((i + 1) * s) / n));
-  async function* batches(): AsyncGenerator<FeatureBatch> {
-    for (const shard of shards) yield* readFeatureBatches(path.join(input, shard.file));
-  }
-  return { batches: batches(), firstRow: shards.length ? shards[0].firstRow : 0, totalRows: shards.reduce((t, sh) => t + sh.rows, 0) };
+  return { batches: readManifestShards(input, manifest, shards, { verify }), firstRow: shards.length ? shards[0].firstRow : 0, totalRows: shards.reduce((t, sh) => t + sh.rows, 0) };
 }
 
 /** The library form of `pipeline minhash`: resolves to the command's summary object. */
@@ -83,6 +86,39 @@ export async function computeMapping(opts: MinHashOptions): Promise<Record<strin
   const log = opts.log ?? (() => {});
   const args = { partial: opts.partial, part: opts.part };
   if (!input === (merge.length === 0)) throw invalidOption('input', 'give exactly one of --input and --merge', input ?? null);
+  await assertOutputFile(out);
+  // One writer per mapping file: a second minhash into the same --out is refused (io/lock.ts).
+  const lock = acquireLock(fileLockFile(out), `minhash --out ${out}`, out);
+  // Interrupted (bin/cli.ts): nothing is committed before the final rename; drop the temp file and the lock.
+  const unregister = onInterrupt({
+    status: () => `nothing written to ${out}`,
+    cleanup: () => {
+      removeTempFilesOfSync(out);
+      lock.release();
+    },
+  });
+  try {
+    return await compute(opts, log, args);
+  } catch (err) {
+    removeTempFilesOfSync(out); // a failed write leaves no temp file either
+    throw err;
+  } finally {
+    unregister();
+    lock.release();
+  }
+}
+
+/** --out must be a file path: a directory there is an error before any work. */
+async function assertOutputFile(out: string): Promise<void> {
+  try {
+    if ((await stat(out)).isDirectory()) throw new PipelineError('ERR_OUTPUT', 'is a directory; --out takes the mapping file to write', { file: out });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+async function compute(opts: MinHashOptions, log: (line: string) => void, args: { partial?: boolean; part?: string }): Promise<Record<string, unknown>> {
+  const { input, merge = [], out, dim = DEFAULT_DIM, numHash = DEFAULT_NUM_HASH, sample = DEFAULT_SAMPLE, seed = DEFAULT_SEED, firstRow: firstRowOpt = 0 } = opts;
   const started = performance.now();
   let reducer: MinHashReducer;
   if (merge.length) {
@@ -90,7 +126,7 @@ export async function computeMapping(opts: MinHashOptions): Promise<Record<strin
     for (const file of merge.slice(1)) reducer.merge(await loadPartial(file), file);
     log(`merged ${merge.length} partials: ${reducer.inputRows} input rows, ${reducer.sampledRows} sampled`);
   } else {
-    const src = await openSource(input!, args.part, firstRowOpt);
+    const src = await openSource(input!, args.part, firstRowOpt, opts.verify ?? true);
     const progress = opts.progress ? new Progress({ label: 'minhash', ...opts.progress }) : undefined;
     try {
       reducer = await sampleRows(src.batches, {

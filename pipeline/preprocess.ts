@@ -17,18 +17,23 @@
  * before the run: no shard holds a row of the failed run, and readers see nothing new.
  */
 import { statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type TransformCallback, type Writable } from 'node:stream';
-import { invalidOption } from '../core/errors.js';
+import { invalidOption, PipelineError } from '../core/errors.js';
 import { Progress } from '../core/progress.js';
+import { acquireLock, dirLockFile, type Lock } from '../io/lock.js';
+import { fingerprintFile } from '../io/fingerprint.js';
+import { onInterrupt } from '../core/interrupt.js';
+import { removeOwnTempFilesSync } from '../io/shard-output.js';
 import { openInput, assertInputsReadable } from '../input/open.js';
 import { parseTsv, type OnBadRow, type RejectReason } from '../stages/parse.js';
 import { featurize } from '../stages/featurize.js';
 import { parseFeaturizeParallel } from '../stages/parallel-parse.js';
 import { RejectsWriter } from '../stages/rejects.js';
-import { MANIFEST_VERSION, type ManifestConfig, type ShardFormat } from '../io/manifest.js';
+import { MANIFEST_VERSION, type Manifest, type ManifestConfig, type ShardFormat } from '../io/manifest.js';
 import { shardSink } from '../stages/shard-sink.js';
 import { arrowStreamEncoder } from '../io/arrow-stream.js';
 
@@ -54,6 +59,8 @@ export interface PreprocessOptions {
   log?: (line: string) => void;
   /** Progress lines (percentage and ETA from the bytes read of the inputs' sizes); default none. */
   progress?: { write: (line: string) => void; intervalMs?: number };
+  /** Where warnings go (default: `log`, else stderr): an empty input, a possibly cut-off last line. */
+  warn?: (line: string) => void;
   stdout?: Writable;
   stdin?: NodeJS.ReadableStream;
 }
@@ -68,6 +75,10 @@ export interface PreprocessSummary {
   resumed: boolean;
   rejected: number;
   rejects: Record<string, number>;
+  /** Rows accepted with trailing empty fields left out. */
+  trimmedRows: number;
+  /** Things the user should look at, though the run succeeded. */
+  warnings: string[];
   seconds: number;
   rowsPerSecond: number;
 }
@@ -143,11 +154,29 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
   const tap = progressTap(progress, () => (totalBytes ? bytesRead / totalBytes : undefined));
   const rejectCounts = (): Record<string, number> =>
     Object.fromEntries(Object.entries(parser.stats.rejects).filter(([, n]) => n > 0)) as Partial<Record<RejectReason, number>> as Record<string, number>;
-  const finishSummary = (s: Omit<PreprocessSummary, 'seconds' | 'rowsPerSecond' | 'rejected' | 'rejects'>): PreprocessSummary => {
+  const warn = opts.warn ?? log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const warningsOf = (rows: number): string[] => {
+    const w: string[] = [];
+    if (rows === 0) w.push(`no rows in the input (${inputs.join(', ')})${parser.stats.rejected ? `: all ${parser.stats.rejected} lines were rejected` : ''}`);
+    if (parser.stats.possiblyTruncated > 0) w.push(`${parser.stats.possiblyTruncated} input file(s) end in a short line without a newline: possibly cut off (kept)`);
+    for (const line of w) warn(`preprocess: warning: ${line}`);
+    return w;
+  };
+  const finishSummary = (s: Omit<PreprocessSummary, 'seconds' | 'rowsPerSecond' | 'rejected' | 'rejects' | 'trimmedRows' | 'warnings'>): PreprocessSummary => {
     const seconds = (Date.now() - started) / 1000;
-    return { ...s, rejected: parser.stats.rejected, rejects: rejectCounts(), seconds, rowsPerSecond: Math.round(tap.rows / Math.max(seconds, 1e-9)) };
+    return {
+      ...s,
+      rejected: parser.stats.rejected,
+      rejects: rejectCounts(),
+      trimmedRows: parser.stats.trimmedRows,
+      warnings: warningsOf(s.rows),
+      seconds,
+      rowsPerSecond: Math.round(tap.rows / Math.max(seconds, 1e-9)),
+    };
   };
 
+  let lock: Lock | undefined;
+  let unregister: (() => void) | undefined;
   try {
     if (out === '-') {
       const stdout = opts.stdout ?? process.stdout;
@@ -159,6 +188,8 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
       inputs: inputs.map((f) => (f === '-' ? '-' : path.resolve(f))),
       // Sizes catch an input that changed between a killed run and its rerun.
       inputBytes: inputs.map((f) => (f === '-' ? null : statSync(f).size)),
+      // Size alone missed an input rewritten to the same size (io/fingerprint.ts).
+      inputFingerprints: await Promise.all(inputs.map((f) => (f === '-' ? null : fingerprintFile(f)))),
       format,
       shardRows,
       buckets: buckets ?? null,
@@ -167,21 +198,41 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
       seed,
       version: MANIFEST_VERSION,
     };
+    await makeOutputDir(out);
+    // One writer per directory, taken before the sink opens (and sweeps) the output:
+    // a second run is refused naming this one (io/lock.ts).
+    lock = acquireLock(dirLockFile(out), `preprocess --out ${out}`, out);
+    const held = lock;
+    let committed: Manifest | undefined;
+    // On SIGINT/SIGTERM (bin/cli.ts): say how far the run got, drop temp files and the lock.
+    // Committed shards stay: they are what a rerun resumes from.
+    unregister = onInterrupt({
+      status: () => (committed ? `${committed.rows} rows committed in ${committed.shards.length} shards` : '0 rows committed in 0 shards'),
+      cleanup: () => {
+        removeOwnTempFilesSync(out);
+        held.release();
+      },
+    });
     const sink = shardSink({
       dir: out,
       config,
       overwrite,
       concurrency,
       rollbackOnError: onBadRow === 'fail',
-      beforeComplete: (m) => (m.rejected = rejectCounts()),
+      beforeComplete: (m) => {
+        m.rejected = rejectCounts();
+        m.trimmedRows = parser.stats.trimmedRows;
+      },
     });
     // The sink opens the output (resume, overwrite or refusal) before any input is read.
     const manifest = await sink.opened();
+    committed = manifest;
     const before = manifest.rows;
     if (manifest.complete) {
       sink.destroy();
       log?.(`preprocess: ${out} is already complete (${manifest.rows} rows in ${manifest.shards.length} shards); nothing to do`);
-      return { ...finishSummary({ out, format, rows: manifest.rows, shards: manifest.shards.length, newRows: 0, resumed: true }), rejects: manifest.rejected ?? {}, rejected: Object.values(manifest.rejected ?? {}).reduce((a, b) => a + b, 0) };
+      const done = finishSummary({ out, format, rows: manifest.rows, shards: manifest.shards.length, newRows: 0, resumed: true });
+      return { ...done, rejects: manifest.rejected ?? {}, rejected: Object.values(manifest.rejected ?? {}).reduce((a, b) => a + b, 0), trimmedRows: manifest.trimmedRows ?? 0 };
     }
     if (before > 0) log?.(`preprocess: resuming ${out}: ${before} rows in ${manifest.shards.length} shards already committed`);
     try {
@@ -193,6 +244,19 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessSum
     return finishSummary({ out, format, rows: manifest.rows, shards: manifest.shards.length, newRows: manifest.rows - before, resumed: before > 0 });
   } finally {
     rejectsWriter?.close();
+    unregister?.();
+    lock?.release();
+  }
+}
+
+/** mkdir -p, with a one-line error naming the path when it cannot be a directory. */
+export async function makeOutputDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new PipelineError('ERR_OUTPUT', 'exists and is not a directory', { file: dir });
+    throw err;
   }
 }
 

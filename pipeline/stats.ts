@@ -88,20 +88,22 @@ export interface StatsOptions {
   labeled?: boolean;
   onBadRow?: OnBadRow;
   exactLimit?: number;
+  /** Check each shard's size and checksum against the manifest (default true). */
+  verify?: boolean;
   /** Progress lines by time (rows, % and ETA when the rows or bytes are known); default none. */
   progress?: { write: (line: string) => void; intervalMs?: number };
 }
 
 export async function computeStats(
   input: string,
-  { labeled = STATS_DEFAULTS.labeled, onBadRow = STATS_DEFAULTS.onBadRow, exactLimit = STATS_DEFAULTS.exactLimit, progress: progressOpts }: StatsOptions = {},
+  { labeled = STATS_DEFAULTS.labeled, onBadRow = STATS_DEFAULTS.onBadRow, exactLimit = STATS_DEFAULTS.exactLimit, verify = true, progress: progressOpts }: StatsOptions = {},
 ): Promise<FeatureStats & { rejected?: number }> {
   const acc = new StatsAccumulator(exactLimit);
   const progress = progressOpts ? new Progress({ label: 'stats', ...progressOpts }) : undefined;
   if (isShardInput(input)) {
     // A shard directory's manifest knows its rows: a percentage and an ETA.
     const total = input !== '-' && statSync(input).isDirectory() ? (await readManifest(input)).rows : undefined;
-    for await (const b of readFeatureBatches(input)) {
+    for await (const b of readFeatureBatches(input, { verify })) {
       acc.add(b);
       progress?.tick(acc.rows, { total });
     }

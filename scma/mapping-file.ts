@@ -31,9 +31,10 @@ import {
 } from 'apache-arrow';
 import { PipelineError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
-import { ScmaMapping, MAPPING_VERSION, type ScmaMeta } from './mapping.js';
+import { ScmaMapping, MAPPING_VERSION, mappingChecksum, type ScmaMeta } from './mapping.js';
 import { MinHashReducer } from './reduce.js';
 import { HASH_FAMILY } from './codes.js';
+import { CHECKSUM_NAME } from '../core/checksum.js';
 
 export const MAPPING_KIND = 'scma-mapping';
 export const PARTIAL_KIND = 'scma-sample';
@@ -92,6 +93,8 @@ export async function writeMapping(file: string, mapping: ScmaMapping, opts: Wri
       ['values', m.values],
       ['sampled_rows', m.sampledRows],
       ['input_rows', m.inputRows],
+      // Of the columns' contents, so a reader can tell a damaged file from a mapping.
+      [CONTENT_CHECKSUM_KEY, mappingChecksum(mapping.features, mapping.values, mapping.codes)],
     ]),
   );
   return writeBatches(file, schema, m.values, 5 + 4 * d, (s, e) => [
@@ -193,8 +196,15 @@ function notKind(meta: Map<string, string>, want: string, file: string): Pipelin
   return new PipelineError('ERR_MAPPING', `not a ${want} file (metadata kind ${JSON.stringify(kind ?? null)})`, { file });
 }
 
-/** Loads a mapping; `dim`, when given, must match the file's. */
-export async function loadMapping(file: string, opts: { dim?: number } = {}): Promise<ScmaMapping> {
+/** The metadata key of the mapping's content checksum. */
+export const CONTENT_CHECKSUM_KEY = `content_${CHECKSUM_NAME}`;
+
+
+/**
+ * Loads a mapping; `dim`, when given, must match the file's. `verify` (default true)
+ * checks the content checksum the writer stored in the metadata.
+ */
+export async function loadMapping(file: string, opts: { dim?: number; verify?: boolean } = {}): Promise<ScmaMapping> {
   const { table, meta } = await readTable(file);
   if (meta.get('kind') !== MAPPING_KIND) throw notKind(meta, MAPPING_KIND, file);
   const version = metaInt(meta, 'version', file);
@@ -223,6 +233,11 @@ export async function loadMapping(file: string, opts: { dim?: number } = {}): Pr
   const n = metaOut.values;
   if (table.numRows !== n || features.length !== n || values.length !== n || codes.length !== n * dim) {
     throw new PipelineError('ERR_MAPPING', `corrupt mapping file: metadata says ${n} values, columns hold ${table.numRows}`, { file });
+  }
+  const stored = meta.get(CONTENT_CHECKSUM_KEY);
+  if (opts.verify !== false && stored !== undefined) {
+    const got = mappingChecksum(features, values, codes);
+    if (got !== stored) throw new PipelineError('ERR_CHECKSUM', `damaged mapping file: ${CHECKSUM_NAME} of its contents is ${got}, its metadata says ${stored} (--no-verify loads it anyway)`, { file });
   }
   for (let i = 1; i < n; i++) {
     if (features[i] < features[i - 1] || (features[i] === features[i - 1] && values[i] <= values[i - 1])) {

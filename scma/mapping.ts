@@ -7,6 +7,16 @@
 import type { LocationCodes } from './codes.js';
 import { fmix32 } from '../core/hash.js';
 import { HashNetCodes } from './codes.js';
+import { bytesOf, checksumHex, crc32 } from '../core/checksum.js';
+
+/**
+ * CRC-32 over the feature, value and code columns, in that order: what a mapping
+ * means, whatever its file's Arrow batching. Stored in the file's metadata and
+ * checked on load; also the mapping's identity for train --resume.
+ */
+export function mappingChecksum(features: Uint8Array, values: Uint32Array, codes: Uint32Array): string {
+  return checksumHex(crc32(bytesOf(codes), crc32(bytesOf(values), crc32(bytesOf(features)))));
+}
 
 export const MAPPING_VERSION = 1;
 
@@ -41,6 +51,12 @@ export class ScmaMapping implements LocationCodes {
   readonly fallback: HashNetCodes;
   private readonly table: Int32Array;
   private readonly mask: number;
+  private checksum?: string;
+
+  /** mappingChecksum of this mapping's contents (computed once). */
+  get contentChecksum(): string {
+    return (this.checksum ??= mappingChecksum(this.features, this.values, this.codes));
+  }
 
   constructor(meta: ScmaMeta, features: Uint8Array, values: Uint32Array, codes: Uint32Array) {
     const n = values.length;

@@ -235,7 +235,7 @@ export class ParallelParseTransform extends Transform {
     const reuse = this.freePacked;
     this.freePacked = [];
     const ab = sent.buffer as ArrayBuffer;
-    const msg: ParseJob = { id: job.id, file: job.file, fileIndex: job.fileIndex, bytes: ab, byteLength: len, reuse };
+    const msg: ParseJob = { id: job.id, file: job.file, fileIndex: job.fileIndex, firstOfFile: job.firstOfFile, bytes: ab, byteLength: len, reuse };
     worker.postMessage(msg, [ab, ...reuse]);
   }
 
@@ -305,6 +305,8 @@ export class ParallelParseTransform extends Transform {
     }
     this.stats.lines += r.lines;
     this.stats.emptyLines += r.emptyLines;
+    this.stats.trimmedRows += r.trimmedRows;
+    this.stats.possiblyTruncated += r.possiblyTruncated;
     this.lineOffset += r.lines;
     if (r.rows > 0 && r.packed) {
       const v = packedViews(r.packed, r.capacity, this.labeled, r.rows);

@@ -25,6 +25,8 @@ export interface ParseJob {
   /** bytes[0, byteLength): whole lines (the last one may lack its LF only at the end of a file). */
   bytes: ArrayBuffer;
   byteLength: number;
+  /** The chunk starts at the file's first byte (a byte order mark there is dropped). */
+  firstOfFile: boolean;
   /** Packed buffers the main thread is done with, for reuse. */
   reuse: ArrayBuffer[];
 }
@@ -40,6 +42,8 @@ export interface ParseReply {
   /** Physical lines in the chunk, empty ones included. */
   lines: number;
   emptyLines: number;
+  trimmedRows: number;
+  possiblyTruncated: number;
   /** In 'skip' mode; `line` counts from the chunk's start and `raw` arrives as a Uint8Array. */
   rejects: RejectRecord[];
   /** In 'fail' mode: the first bad line (context.line counts from the chunk's start). */
@@ -119,10 +123,11 @@ parentPort!.on('message', (job: ParseJob) => {
   out = null;
   rejects = [];
   ensure(Math.ceil((bytes.byteLength / bytesPerRow) * 1.05) + 64);
-  const before = { lines: parser.stats.lines, emptyLines: parser.stats.emptyLines };
+  const st = parser.stats;
+  const before = { lines: st.lines, emptyLines: st.emptyLines, trimmedRows: st.trimmedRows, possiblyTruncated: st.possiblyTruncated };
   let error: ParseReply['error'];
   try {
-    parser.startFile(job.file, emit, job.fileIndex);
+    parser.startFile(job.file, emit, job.fileIndex, job.firstOfFile);
     parser.write(bytes, emit);
     parser.end(emit);
   } catch (err) {
@@ -140,6 +145,8 @@ parentPort!.on('message', (job: ParseJob) => {
     bytes: job.bytes,
     lines: error ? 0 : parser.stats.lines - before.lines,
     emptyLines: error ? 0 : parser.stats.emptyLines - before.emptyLines,
+    trimmedRows: error ? 0 : parser.stats.trimmedRows - before.trimmedRows,
+    possiblyTruncated: error ? 0 : parser.stats.possiblyTruncated - before.possiblyTruncated,
     rejects,
     error,
   };

@@ -12,8 +12,19 @@
  *   still count for line numbers, which are physical 1-based lines of the file).
  * - A labeled row has 40 fields (label, i1..i13, c1..c26), an unlabeled one 39.
  *   Fewer fields: the missing trailing ones are empty (tools that strip trailing
- *   tabs leave 37- and 38-field rows). One extra field is accepted only when it is
- *   empty (a trailing tab); anything more is "too-many-fields".
+ *   tabs leave 37- and 38-field rows), and the row is counted in `trimmedRows`.
+ *   But a row needs the label, the 13 integers and one categorical (15 fields, 14
+ *   unlabeled), else it is "too-few-fields": `1` alone is not a row of empties.
+ *   One extra field is accepted only when it is empty (a trailing tab); anything
+ *   more is "too-many-fields".
+ * - The last line of a file without a newline may be a cut-off write: if it ends
+ *   inside a categorical (1 to 7 hex digits where Criteo always has 8) it is
+ *   "truncated-line"; if it is merely short it is kept and counted in
+ *   `possiblyTruncated` (a trimmed file without a final newline looks the same).
+ * - A UTF-8 byte order mark at the start of a file is dropped.
+ * - CR-only (classic Mac) line endings make the whole file one line; that always
+ *   stops the run (ERR_LINE_ENDINGS), even when skipping bad rows, since skipping
+ *   would drop every row.
  * - Integers: optional '-', then decimal digits ('+', '1.5', '1e3', spaces are
  *   bad); empty -> NaN. Kept as float64 since Terabyte values can exceed int32;
  *   one too large for a float64 (Infinity) is bad.
@@ -67,6 +78,8 @@ export interface DirectRows {
 
 export const REJECT_REASONS = [
   'too-many-fields',
+  'too-few-fields',
+  'truncated-line',
   'bad-int',
   'bad-hex',
   'long-cat',
@@ -100,6 +113,10 @@ export interface ParseStats {
   rejected: number;
   rejects: Record<RejectReason, number>;
   batches: number;
+  /** Rows accepted with trailing fields missing (taken as empty). */
+  trimmedRows: number;
+  /** Files whose last line had no newline and too few fields: kept, but possibly cut off. */
+  possiblyTruncated: number;
 }
 
 /** All counters at zero, every reject reason present. */
@@ -111,6 +128,8 @@ export function emptyParseStats(): ParseStats {
     rejected: 0,
     rejects: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>,
     batches: 0,
+    trimmedRows: 0,
+    possiblyTruncated: 0,
   };
 }
 
@@ -169,6 +188,25 @@ for (let i = 0; i < 6; i++) HEX[97 + i] = HEX[65 + i] = 10 + i;
 const TAB = 9;
 const LF = 10;
 const CR = 13;
+
+/** parseRow's answers: the line is bad, a full row, or a row with trailing fields missing. */
+const ROW_BAD = 0;
+const ROW_OK = 1;
+const ROW_TRIMMED = 2;
+
+/** True when buf[start, end) starts with the UTF-8 byte order mark EF BB BF. */
+function hasBom(buf: Uint8Array, start: number, end: number): boolean {
+  return end - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf;
+}
+
+/** The error for CR-only line endings: always fatal, since no line of such a file can be read. */
+export function crLineEndingsError(file: string, line: number): PipelineError {
+  return new PipelineError(
+    'ERR_LINE_ENDINGS',
+    "CR-only line endings (classic Mac): the file is one long line; convert it first, e.g. tr '\\r' '\\n'",
+    { file, line },
+  );
+}
 
 /** scanCat's answers besides a value (values are uint32, so these never collide). */
 const EMPTY_CAT = -1;
@@ -259,6 +297,8 @@ export class TsvParser {
   readonly stats: ParseStats;
   private readonly fieldNames: string[];
   private readonly expected: number;
+  /** Fewest fields of an accepted row: up to the first categorical. */
+  private readonly minFields: number;
   private file: string;
   private fileIndex = 0;
   private filesStarted = 0;
@@ -274,12 +314,17 @@ export class TsvParser {
   /** Per categorical feature: its number of ids, in direct mode. */
   private directBuckets = new Float64Array(NUM_CAT);
   private directSeed = 0;
+  /** The current unit starts at its file's first byte (a parse worker's later chunks do not). */
+  private atFileStart = true;
+  /** The line being handled is the file's last and had no newline. */
+  private unterminated = false;
 
   constructor(opts: ParseOptions = {}) {
     this.options = resolveParseOptions(opts);
     this.file = this.options.file;
     this.fieldNames = [...(this.options.labeled ? ['label'] : []), ...DENSE_NAMES, ...CAT_NAMES];
     this.expected = this.fieldNames.length;
+    this.minFields = this.expected - NUM_CAT + 1;
     this.stats = emptyParseStats();
   }
 
@@ -295,13 +340,18 @@ export class TsvParser {
     this.direct = target;
   }
 
-  /** Ends the current file (its unterminated last line included) and starts the next one. */
-  startFile(file: string, emit: (b: RawBatch) => void, index?: number): void {
+  /**
+   * Ends the current file (its unterminated last line included) and starts the next
+   * one. `atFileStart` false: the bytes that follow continue a file from a line
+   * boundary (a parse worker's chunk), so line 1 here is not the file's first line.
+   */
+  startFile(file: string, emit: (b: RawBatch) => void, index?: number, atFileStart = true): void {
     this.finishFile(emit);
     this.file = file;
     this.fileIndex = index ?? this.filesStarted;
     this.filesStarted++;
     this.line = 0;
+    this.atFileStart = atFileStart;
   }
 
   write(chunk: Uint8Array, emit: (b: RawBatch) => void): void {
@@ -350,7 +400,12 @@ export class TsvParser {
       this.endLine();
       const len = this.carryLen;
       this.carryLen = 0;
-      this.handleLine(this.carry, 0, len, emit);
+      this.unterminated = true;
+      try {
+        this.handleLine(this.carry, 0, len, emit);
+      } finally {
+        this.unterminated = false;
+      }
     }
     this.flushBatch(emit);
   }
@@ -397,6 +452,7 @@ export class TsvParser {
 
   /** A complete line buf[start, end) without its LF; this.line is its number. */
   private handleLine(buf: Buffer, start: number, end: number, emit: (b: RawBatch) => void): void {
+    if (this.line === 1 && this.atFileStart && hasBom(buf, start, end)) start += 3;
     if (end > start && buf[end - 1] === CR) end--;
     if (end === start) {
       this.stats.emptyLines++;
@@ -410,10 +466,8 @@ export class TsvParser {
     if (d) {
       if (d.rows >= d.capacity) d.grow();
       const r = d.rows;
-      if (!this.parseRowDirect(buf, start, end, d.cols, r)) {
-        this.reject(this.diagnose(buf, start, end), buf.subarray(start, end), false);
-        return;
-      }
+      const got = this.parseRowDirect(buf, start, end, d.cols, r);
+      if (!this.accepted(got, buf, start, end)) return;
       d.cols.lines[r] = this.line;
       d.rows = r + 1;
       this.stats.rows++;
@@ -422,10 +476,7 @@ export class TsvParser {
     let b = this.batch;
     if (!b) b = this.batch = new BatchBuilder(this.options.batchRows, this.options.labeled);
     const r = b.rows;
-    if (!this.parseRow(buf, start, end, b, r)) {
-      this.reject(this.diagnose(buf, start, end), buf.subarray(start, end), false);
-      return;
-    }
+    if (!this.accepted(this.parseRow(buf, start, end, b, r), buf, start, end)) return;
     b.lines[r] = this.line;
     b.rows = r + 1;
     this.stats.rows++;
@@ -438,17 +489,18 @@ export class TsvParser {
    * p runs over field starts; p === end means "an empty field at the end of the
    * line", p > end "no such field" (trimmed trailing fields): both are empty.
    */
-  private parseRow(buf: Buffer, start: number, end: number, b: BatchBuilder, r: number): boolean {
+  private parseRow(buf: Buffer, start: number, end: number, b: BatchBuilder, r: number): number {
     let p = start;
     if (b.label) {
       const c = buf[p];
-      if ((c !== 48 && c !== 49) || (p + 1 < end && buf[p + 1] !== TAB)) return false;
+      if ((c !== 48 && c !== 49) || (p + 1 < end && buf[p + 1] !== TAB)) return ROW_BAD;
       b.label[r] = c - 48;
       p += 2;
     }
     for (let i = 0; i < NUM_DENSE; i++) {
       const col = b.ints[i];
-      if (p >= end) {
+      if (p > end) return ROW_BAD; // too few fields: the integers must all be there
+      if (p === end) {
         col[r] = NaN;
         p++;
         continue;
@@ -463,24 +515,25 @@ export class TsvParser {
       while (p < end) {
         const d = buf[p] - 48;
         if (d === TAB - 48) break;
-        if (d >>> 0 > 9) return false;
+        if (d >>> 0 > 9) return ROW_BAD;
         v = v * 10 + d;
         p++;
       }
       const nd = p - digits;
       if (nd === 0) {
-        if (neg) return false;
+        if (neg) return ROW_BAD;
         col[r] = NaN;
       } else {
         // Beyond 15 digits v*10+d can round differently from a correctly rounded parse.
         if (nd > 15) {
           v = Number(buf.toString('latin1', digits, p));
-          if (v === Infinity) return false; // over ~309 digits: not a count
+          if (v === Infinity) return ROW_BAD; // over ~309 digits: not a count
         }
         col[r] = neg ? -v : v;
       }
       p++;
     }
+    if (p > end) return ROW_BAD; // too few fields: at least one categorical
     for (let i = 0; i < NUM_CAT; i++) {
       if (p >= end) {
         b.cats[i][r] = 0;
@@ -489,14 +542,14 @@ export class TsvParser {
         continue;
       }
       const v = scanCat(buf, p, end);
-      if (v === BAD_CAT) return false;
+      if (v === BAD_CAT) return ROW_BAD;
       p = catEnd;
       b.cats[i][r] = v === EMPTY_CAT ? 0 : v;
       b.catPresent[i][r] = v === EMPTY_CAT ? 0 : 1;
       p++;
     }
     // p is now the start of an extra field, if any: accept only one, empty, at the very end.
-    return p > end || p === end;
+    return p === end || p === end + 1 ? ROW_OK : p > end ? ROW_TRIMMED : ROW_BAD;
   }
 
   /**
@@ -504,20 +557,21 @@ export class TsvParser {
    * featurizeInto would, through the same kernel (denseFeature, catId). An empty
    * field is 0 in both columns, as the kernel defines it.
    */
-  private parseRowDirect(buf: Buffer, start: number, end: number, b: FeatureColumns, r: number): boolean {
+  private parseRowDirect(buf: Buffer, start: number, end: number, b: FeatureColumns, r: number): number {
     const buckets = this.directBuckets;
     const table = log1pTable();
     const seed = this.directSeed;
     let p = start;
     if (b.label) {
       const c = buf[p];
-      if ((c !== 48 && c !== 49) || (p + 1 < end && buf[p + 1] !== TAB)) return false;
+      if ((c !== 48 && c !== 49) || (p + 1 < end && buf[p + 1] !== TAB)) return ROW_BAD;
       b.label[r] = c - 48;
       p += 2;
     }
     for (let i = 0; i < NUM_DENSE; i++) {
       const col = b.dense[i];
-      if (p >= end) {
+      if (p > end) return ROW_BAD; // too few fields: the integers must all be there
+      if (p === end) {
         col[r] = 0;
         p++;
         continue;
@@ -532,24 +586,25 @@ export class TsvParser {
       while (p < end) {
         const d = buf[p] - 48;
         if (d === TAB - 48) break;
-        if (d >>> 0 > 9) return false;
+        if (d >>> 0 > 9) return ROW_BAD;
         v = v * 10 + d;
         p++;
       }
       const nd = p - digits;
       if (nd === 0) {
-        if (neg) return false;
+        if (neg) return ROW_BAD;
         col[r] = 0;
       } else {
         // Beyond 15 digits v*10+d can round differently from a correctly rounded parse.
         if (nd > 15) {
           v = Number(buf.toString('latin1', digits, p));
-          if (v === Infinity) return false; // over ~309 digits: not a count
+          if (v === Infinity) return ROW_BAD; // over ~309 digits: not a count
         }
         col[r] = denseFeature(neg ? -v : v, table);
       }
       p++;
     }
+    if (p > end) return ROW_BAD; // too few fields: at least one categorical
     for (let i = 0; i < NUM_CAT; i++) {
       if (p >= end) {
         b.cats[i][r] = 0;
@@ -557,13 +612,43 @@ export class TsvParser {
         continue;
       }
       const v = scanCat(buf, p, end);
-      if (v === BAD_CAT) return false;
+      if (v === BAD_CAT) return ROW_BAD;
       p = catEnd;
       b.cats[i][r] = v === EMPTY_CAT ? 0 : catId(v, i, seed, buckets[i]);
       p++;
     }
     // p is now the start of an extra field, if any: accept only one, empty, at the very end.
-    return p > end || p === end;
+    return p === end || p === end + 1 ? ROW_OK : p > end ? ROW_TRIMMED : ROW_BAD;
+  }
+
+  /**
+   * After parseRow(Direct): true when the row stands (counted as trimmed if so);
+   * false when it was rejected (a bad line, or a cut-off last line).
+   */
+  private accepted(got: number, buf: Buffer, start: number, end: number): boolean {
+    if (got === ROW_BAD) {
+      this.reject(this.diagnose(buf, start, end), buf.subarray(start, end), false);
+      return false;
+    }
+    if (this.unterminated) {
+      // The file's last line, without a newline: a write may have been cut off here.
+      let tabs = 0;
+      let last = start;
+      for (let i = start; i < end; i++) if (buf[i] === TAB) (tabs++, (last = i + 1));
+      const lastName = this.fieldName(tabs);
+      const lastLen = end - last;
+      if (lastName.startsWith('c') && lastLen > 0 && lastLen < 8) {
+        this.reject(
+          { reason: 'truncated-line', field: lastName, message: `last line has no newline and ends inside ${lastName} (${lastLen} of 8 hex digits): the file looks cut off` },
+          buf.subarray(start, end),
+          false,
+        );
+        return false;
+      }
+      if (got === ROW_TRIMMED) this.stats.possiblyTruncated++;
+    }
+    if (got === ROW_TRIMMED) this.stats.trimmedRows++;
+    return true;
   }
 
   private reject(d: { reason: RejectReason; field: string; message: string }, raw: Buffer, truncated: boolean, line = this.line): void {
@@ -579,7 +664,13 @@ export class TsvParser {
   private tooLong(buf: Buffer, start: number, line: number): void {
     const max = this.options.maxLineBytes;
     let tabs = 0;
-    for (let i = start; i < start + max; i++) if (buf[i] === TAB) tabs++;
+    let crs = 0;
+    for (let i = start; i < start + max; i++) {
+      if (buf[i] === TAB) tabs++;
+      else if (buf[i] === CR) crs++;
+    }
+    // An over-long line with CRs inside is a file of CR-only line endings.
+    if (crs >= 2) throw crLineEndingsError(this.file, line);
     const prefix = buf.subarray(start, start + Math.min(TOO_LONG_PREFIX, max));
     this.reject({ reason: 'line-too-long', field: this.fieldName(tabs), message: `line longer than maxLineBytes (${max} bytes)` }, prefix, true, line);
   }
@@ -595,7 +686,10 @@ export class TsvParser {
     for (let i = start; i < end; i++) {
       const c = buf[i];
       if (c === TAB) tabs++;
-      else if (c < 0x20 || c === 0x7f) {
+      else if (c === CR && this.line === 1 && this.atFileStart && tabs >= this.minFields - 1) {
+        // The first line of a file holds a whole row and then a CR: CR-only line endings.
+        throw crLineEndingsError(this.file, this.line);
+      } else if (c < 0x20 || c === 0x7f) {
         const what = c === 0 ? 'NUL byte' : `control byte 0x${c.toString(16).padStart(2, '0')}`;
         return { reason: 'binary', field: this.fieldName(tabs), message: `binary data: ${what} at byte ${i - start + 1}` };
       } else if (c >= 0x80) high = true;
@@ -637,6 +731,10 @@ export class TsvParser {
         for (const c of v) if (HEX[c] < 0) return { reason: 'bad-hex', field: name, message: `categorical is not hex: ${show(v)}` };
         if (v.length > 8) return { reason: 'long-cat', field: name, message: `categorical longer than 8 hex digits: ${show(v)}` };
       }
+    }
+    // After the values: a bad value in a field that is there says more than the count.
+    if (n < this.minFields) {
+      return { reason: 'too-few-fields', field: this.fieldName(n), message: `too few fields: ${n}, need at least ${this.minFields} (up to c1)` };
     }
     throw new PipelineError('ERR_INTERNAL', 'parser refused a line but found nothing wrong with it', { file: this.file, line: this.line });
   }

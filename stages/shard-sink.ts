@@ -23,10 +23,11 @@ import path from 'node:path';
 import { emptyFeatureBatch, NUM_CAT, NUM_DENSE, type FeatureBatch, type SourcedFeatureBatch } from '../core/schema.js';
 import { PipelineError, invalidOption } from '../core/errors.js';
 import { shardFileName, writeManifest, LEGACY_MANIFEST_FILE, MANIFEST_FILE, type Manifest, type ManifestConfig, type ShardEntry, type ShardSource } from '../io/manifest.js';
-import { stageFile, type StagedFile } from '../io/atomic-file.js';
+import { stageFile, syncDir, type StagedFile } from '../io/atomic-file.js';
 import { openShardOutput } from '../io/shard-output.js';
 import { ShardEncoderPool } from '../io/shard-pool.js';
 import { releaseBatch } from '../core/packed-batch.js';
+import { checksumHex } from '../core/checksum.js';
 
 export interface CutShard {
   index: number;
@@ -273,12 +274,17 @@ export class ShardSink extends Writable {
     this.commitChain = this.commitChain.then(async () => {
       if (this.failure) return;
       const res = await encoded;
+      // Claim the name first: a kill after the rename but before the listing then
+      // leaves a file the next run knows is ours (io/shard-output.ts sweeps it).
+      this.manifest.pending = [file];
+      await writeManifest(this.dir, this.manifest);
       await staged.commit();
       this.staged.delete(staged);
       this.committedHere.push(file);
-      const entry: ShardEntry = { file, rows: shard.batch.rows, firstRow: shard.firstRow, bytes: res.bytes, source: shard.source };
+      const entry: ShardEntry = { file, rows: shard.batch.rows, firstRow: shard.firstRow, bytes: res.bytes, crc32: checksumHex(res.crc32), source: shard.source };
       this.manifest.shards.push(entry);
       this.manifest.rows += entry.rows;
+      this.manifest.pending = [];
       await writeManifest(this.dir, this.manifest);
       this.cutter.recycle(res.batch);
       this.inFlight--;
@@ -324,13 +330,18 @@ export class ShardSink extends Writable {
     await Promise.all([...this.staged].map((s) => s.discard()));
     // initial is null when the output never opened: then this run changed nothing.
     if (this.rollbackOnError && this.initial !== null) {
-      await Promise.all(this.committedHere.map((f) => fsp.rm(path.join(this.dir, f), { force: true })));
+      // Crash-safe order: first the manifest stops listing this run's shards (and
+      // names them as ours to delete), then they go, then the manifest is put back.
+      // A kill at any point leaves a manifest that lists only files that exist.
       const before = JSON.parse(this.initial) as Manifest;
+      const mine = [...this.committedHere, ...(this.manifest.pending ?? [])];
+      await writeManifest(this.dir, { ...before, pending: mine });
+      for (const f of mine) await fsp.rm(path.join(this.dir, f), { force: true });
+      await syncDir(this.dir);
       if (before.shards.length === 0 && !this.existed) {
         await fsp.rm(path.join(this.dir, MANIFEST_FILE), { force: true });
         await fsp.rm(path.join(this.dir, LEGACY_MANIFEST_FILE), { force: true });
-      }
-      else await writeManifest(this.dir, before);
+      } else await writeManifest(this.dir, { ...before, pending: [] });
     }
   }
 

@@ -29,6 +29,7 @@ const OPTIONS = {
   part: { type: 'string', arg: 'i/n', help: 'with a shard directory: only the i-th of n contiguous shard ranges (0-based)' },
   'first-row': { type: 'int', min: 0, arg: 'N', default: 0, help: "global row index of the input's first row (for a part fed on stdin)" },
   merge: { type: 'path', multiple: true, arg: 'PARTIAL...', help: 'merge partial files (written with --partial) instead of reading input' },
+  verify: { type: 'boolean', default: true, help: "check each shard's size and checksum against the manifest (--no-verify skips it)" },
   progress: { type: 'boolean', help: 'progress lines on stderr (rows, %, ETA) every 2 s on a terminal, 10 s otherwise; default: on when stderr is a terminal; --no-progress: off' },
   quiet: { type: 'boolean', short: 'q', help: 'no log or progress lines on stderr' },
 } satisfies OptionTable;
@@ -67,6 +68,7 @@ export async function run(argv: string[]): Promise<number | void> {
     firstRow: args['first-row'],
     partial: args.partial,
     part: args.part,
+    verify: args.verify,
     log: (line: string) => quiet || process.stderr.write(`minhash: ${line}\n`),
     progress: (() => {
       const p = progressSetting(args.progress);

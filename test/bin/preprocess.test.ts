@@ -6,7 +6,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { KAGGLE_10K, PIPELINE_BIN } from '../helpers/paths.js';
+import { PIPELINE_BIN } from '../helpers/paths.js';
+import { SAMPLE_10K } from '../helpers/samples.js';
 import { readFeatureBatches, readManifest } from '../../io/read-shards.js';
 import { collect, expectedColumns, firstDifference } from '../io/shard-expect.js';
 
@@ -21,7 +22,7 @@ try {
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'preprocess-cli-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
-const expected = expectedColumns(KAGGLE_10K);
+const expected = expectedColumns(SAMPLE_10K);
 
 function cli(args: string[], opts: { input?: string } = {}) {
   const r = spawnSync(process.execPath, [PIPELINE_BIN, ...args], { encoding: 'utf8', input: opts.input, maxBuffer: 64 << 20 });
@@ -31,7 +32,7 @@ function cli(args: string[], opts: { input?: string } = {}) {
 /** The sample repeated: big enough to be killed mid-run. */
 const big = path.join(tmp, 'big.tsv');
 const REPEATS = 10;
-fs.writeFileSync(big, fs.readFileSync(KAGGLE_10K).toString('latin1').repeat(REPEATS), 'latin1');
+fs.writeFileSync(big, fs.readFileSync(SAMPLE_10K).toString('latin1').repeat(REPEATS), 'latin1');
 
 function dirContent(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -85,23 +86,23 @@ for (const format of ['parquet', 'arrow']) {
 
 t.test('a different config on an existing output stops with a clear error unless --overwrite', async (t) => {
   const out = path.join(tmp, 'cfg');
-  t.equal(cli(['preprocess', '--input', KAGGLE_10K, '--out', out, '--shard-rows', '4000', '-q']).code, 0);
+  t.equal(cli(['preprocess', '--input', SAMPLE_10K, '--out', out, '--shard-rows', '4000', '-q']).code, 0);
   const before = dirContent(out);
-  const r = cli(['preprocess', '--input', KAGGLE_10K, '--out', out, '--shard-rows', '5000', '--format', 'arrow', '-q']);
+  const r = cli(['preprocess', '--input', SAMPLE_10K, '--out', out, '--shard-rows', '5000', '--format', 'arrow', '-q']);
   t.equal(r.code, 1);
   t.match(r.stderr, /different preprocess config \(differs in format, shardRows\).*--overwrite/);
   t.same(dirContent(out), before, 'output untouched');
-  const again = cli(['preprocess', '--input', KAGGLE_10K, '--out', out, '--shard-rows', '4000', '-q']);
+  const again = cli(['preprocess', '--input', SAMPLE_10K, '--out', out, '--shard-rows', '4000', '-q']);
   t.equal(again.code, 0);
   t.match(JSON.parse(again.stdout), { rows: 10000, shards: 3, newRows: 0, resumed: true }, 'same config: already complete');
-  const o = cli(['preprocess', '--input', KAGGLE_10K, '--out', out, '--shard-rows', '5000', '--format', 'arrow', '--overwrite', '-q']);
+  const o = cli(['preprocess', '--input', SAMPLE_10K, '--out', out, '--shard-rows', '5000', '--format', 'arrow', '--overwrite', '-q']);
   t.equal(o.code, 0, o.stderr);
   t.same(fs.readdirSync(out).sort(), ['_manifest.json', 'part-00000.arrow', 'part-00001.arrow']);
   t.equal(firstDifference(await collect(readFeatureBatches(out)), expected), null);
 });
 
 t.test('--on-bad-row fail stops naming file, line, field and reason, and commits nothing', async (t) => {
-  const lines = fs.readFileSync(KAGGLE_10K, 'latin1').split('\n');
+  const lines = fs.readFileSync(SAMPLE_10K, 'latin1').split('\n');
   lines[8500] = lines[8500].replace(/^([01])\t[^\t]*\t/, '$1\tx7\t'); // i1 non-numeric, row 8501
   const bad = path.join(tmp, 'bad.tsv');
   fs.writeFileSync(bad, lines.join('\n'), 'latin1');
@@ -119,7 +120,7 @@ t.test('--on-bad-row fail stops naming file, line, field and reason, and commits
 });
 
 t.test('--on-bad-row skip counts rejects by reason and writes them with reasons', async (t) => {
-  const lines = fs.readFileSync(KAGGLE_10K, 'latin1').split('\n');
+  const lines = fs.readFileSync(SAMPLE_10K, 'latin1').split('\n');
   lines[10] = lines[10].replace(/^([01])\t[^\t]*\t/, '$1\tx7\t');
   lines[20] = '2' + lines[20].slice(1);
   lines[30] = lines[30] + '\textra\tfields';
@@ -136,21 +137,21 @@ t.test('--on-bad-row skip counts rejects by reason and writes them with reasons'
 });
 
 t.test('validates options with clear messages', async (t) => {
-  t.match(cli(['preprocess', '--input', KAGGLE_10K, '--out', tmp + '/v', '--shard-rows=-3']), { code: 2, stderr: /Invalid option shard-rows: must be a positive integer, got "-3"/ });
-  t.match(cli(['preprocess', '--input', KAGGLE_10K]), { code: 2, stderr: /--out DIR or --to -/ });
-  t.match(cli(['preprocess', '--input', KAGGLE_10K, '--out', tmp + '/v', '--format', 'csv']), { code: 2, stderr: /Invalid option format/ });
-  t.match(cli(['preprocess', '--input', KAGGLE_10K, '--out', tmp + '/v', '--buckets', '1,2']), { code: 2, stderr: /Invalid option buckets/ });
+  t.match(cli(['preprocess', '--input', SAMPLE_10K, '--out', tmp + '/v', '--shard-rows=-3']), { code: 2, stderr: /Invalid option shard-rows: must be a positive integer, got "-3"/ });
+  t.match(cli(['preprocess', '--input', SAMPLE_10K]), { code: 2, stderr: /--out DIR or --to -/ });
+  t.match(cli(['preprocess', '--input', SAMPLE_10K, '--out', tmp + '/v', '--format', 'csv']), { code: 2, stderr: /Invalid option format/ });
+  t.match(cli(['preprocess', '--input', SAMPLE_10K, '--out', tmp + '/v', '--buckets', '1,2']), { code: 2, stderr: /Invalid option buckets/ });
   t.match(cli(['preprocess', '--help']), { code: 0, stdout: /--shard-rows N/ });
 });
 
 t.test('--to - streams Arrow IPC that readFeatureBatches reads from stdin, and stats agrees', async (t) => {
-  const r = spawnSync(process.execPath, [PIPELINE_BIN, 'preprocess', '--input', KAGGLE_10K, '--to', '-', '-q'], { maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, [PIPELINE_BIN, 'preprocess', '--input', SAMPLE_10K, '--to', '-', '-q'], { maxBuffer: 64 << 20 });
   t.equal(r.status, 0);
   const { Readable } = await import('node:stream');
   const got = await collect(readFeatureBatches('-', { stdin: Readable.from([r.stdout]) }));
   t.equal(firstDifference(got, expected), null);
   const fromStream = JSON.parse(spawnSync(process.execPath, [PIPELINE_BIN, 'stats', '--input', '-'], { input: r.stdout, encoding: 'utf8' }).stdout);
-  const fromTsv = JSON.parse(cli(['stats', '--input', KAGGLE_10K]).stdout);
+  const fromTsv = JSON.parse(cli(['stats', '--input', SAMPLE_10K]).stdout);
   const fromShards = JSON.parse(cli(['stats', '--input', path.join(tmp, 'ref-parquet')]).stdout);
   const distinct = (col: Uint32Array) => new Set(col).size;
   t.equal(fromTsv.rows, 10000);
@@ -214,7 +215,7 @@ t.test('interop: parquetjs-lite reads our Parquet shards with identical values',
   const require = createRequire(import.meta.url);
   const parquet = require('parquetjs-lite');
   const dir = path.join(tmp, 'interop');
-  t.equal(cli(['preprocess', '--input', KAGGLE_10K, '--out', dir, '--shard-rows', '4000', '-q']).code, 0);
+  t.equal(cli(['preprocess', '--input', SAMPLE_10K, '--out', dir, '--shard-rows', '4000', '-q']).code, 0);
   const m = await readManifest(dir);
   let row = 0;
   let mismatches = 0;
@@ -257,7 +258,7 @@ t.test('interop: DuckDB reads our Parquet shards', { skip: duck ? false : '@duck
 t.test('several inputs after one --input, positional inputs and a quoted glob all mean the same files, named in the manifest', async (t) => {
   const parts = path.join(tmp, 'parts');
   fs.mkdirSync(parts);
-  const lines = fs.readFileSync(KAGGLE_10K, 'latin1').split('\n').filter(Boolean);
+  const lines = fs.readFileSync(SAMPLE_10K, 'latin1').split('\n').filter(Boolean);
   const files = [0, 1, 2].map((d) => path.join(parts, `day_${d}.tsv`));
   files.forEach((f, d) => fs.writeFileSync(f, lines.slice(d * 100, (d + 1) * 100).join('\n') + '\n', 'latin1'));
   const forms: [string, string[]][] = [

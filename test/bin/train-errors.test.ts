@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { KAGGLE_10K, PIPELINE_BIN } from '../helpers/paths.js';
+import { PIPELINE_BIN } from '../helpers/paths.js';
+import { REAL_DATA_SKIP, SAMPLE_10K, learningInput } from '../helpers/samples.js';
 import { runPipeline, runShell, summaryOf } from '../helpers/cli.js';
 
 // wasm: ~10x the speed of tfjs-backend-cpu for this model (see train.test.ts).
@@ -20,7 +21,7 @@ const SMALL = ['--arch-sparse-feature-size', '8', '--arch-mlp-bot', '13-16-8', '
 const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'train-errors-'));
 t.teardown(() => fsp.rm(tmp, { recursive: true, force: true }));
 const shards = path.join(tmp, 'shards');
-const pre = await runPipeline(['preprocess', '--input', KAGGLE_10K, '--out', shards]);
+const pre = await runPipeline(['preprocess', '--input', SAMPLE_10K, '--out', shards]);
 if (pre.code !== 0) throw new Error(pre.stderr);
 
 const exists = (p: string) => fsp.access(p).then(() => true, () => false);
@@ -76,21 +77,23 @@ t.test('bad input: clear errors, nothing written', async (t) => {
 });
 
 t.test('preprocess --to - | train --input - works, and stops cleanly when either side fails', async (t) => {
-  const ok = await runShell(`bin/pipeline preprocess --input ${KAGGLE_10K} --to - | bin/pipeline train --input - --embedding hashnet --memory-floats 20000 --test-fraction 0.2 ${SMALL.join(' ')}`);
+  const LEARN = learningInput();
+  const ok = await runShell(`bin/pipeline preprocess --input ${LEARN.file} --to - | bin/pipeline train --input - --embedding hashnet --memory-floats 20000 --test-fraction 0.2 ${SMALL.join(' ')}`);
   t.equal(ok.code, 0, ok.stderr);
   const s = summaryOf(ok);
   t.equal(s.test.rows, 2000);
   t.equal(s.trainRows, 8000);
-  t.ok(s.test.auc > 0.6, `stdin test AUC ${s.test.auc}`);
+  if (LEARN.threshold) t.ok(s.test.auc > 0.6, `stdin test AUC ${s.test.auc}`);
+  else t.comment(`AUC > 0.6 skipped: ${REAL_DATA_SKIP}; train-synth.test.ts checks learning on generated data`);
   // Each side's own exit status: `a | b; echo ${PIPESTATUS[@]}`.
   const statuses = (r: { stderr: string }) => /STATUS (\d+) (\d+)/.exec(r.stderr)!.slice(1).map(Number);
   // the consumer fails at once: the producer stops (EPIPE) instead of hanging
-  const badTrain = await runShell(`bin/pipeline preprocess --input ${KAGGLE_10K} --to - | bin/pipeline train --input - --split dlrm ${SMALL.join(' ')}; echo STATUS \${PIPESTATUS[@]} >&2`);
+  const badTrain = await runShell(`bin/pipeline preprocess --input ${SAMPLE_10K} --to - | bin/pipeline train --input - --split dlrm ${SMALL.join(' ')}; echo STATUS \${PIPESTATUS[@]} >&2`);
   t.equal(statuses(badTrain)[1], 1, 'train fails');
   t.match(badTrain.stderr, /--split dlrm needs the total row count/);
   // the producer fails mid-stream (a bad row at line 5001): train fails too, naming the cause, and saves no model
   const bad = path.join(tmp, 'bad.tsv');
-  const lines = (await fsp.readFile(KAGGLE_10K, 'utf8')).split('\n');
+  const lines = (await fsp.readFile(SAMPLE_10K, 'utf8')).split('\n');
   lines.splice(5000, 0, 'not\ta\tcriteo\trow');
   await fsp.writeFile(bad, lines.join('\n'));
   const out = path.join(tmp, 'pipe-out');
@@ -101,7 +104,7 @@ t.test('preprocess --to - | train --input - works, and stops cleanly when either
   t.notOk(await exists(path.join(out, 'model', 'model.json')), 'no saved model');
   t.notMatch(badPre.stdout, /summary/, 'no summary');
   // the producer is killed (SIGKILL) mid-stream: train must not take the rows it got for the whole input
-  const pre = spawn(process.execPath, [PIPELINE_BIN, 'preprocess', '--input', KAGGLE_10K, '--to', '-'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const pre = spawn(process.execPath, [PIPELINE_BIN, 'preprocess', '--input', SAMPLE_10K, '--to', '-'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const consumer = spawn(process.execPath, [PIPELINE_BIN, 'train', '--input', '-', '--embedding', 'hashnet', '--memory-floats', '20000', ...SMALL], { stdio: ['pipe', 'pipe', 'pipe'] });
   let sent = 0;
   let stderr = '';

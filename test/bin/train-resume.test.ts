@@ -8,14 +8,14 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { TERABYTE_1K } from '../helpers/paths.js';
+import { SAMPLE_1K } from '../helpers/samples.js';
 import { runPipeline, summaryOf } from '../helpers/cli.js';
 import { mulberry32 } from '../../core/hash.js';
 
 const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'train-resume-'));
 t.teardown(() => fsp.rm(tmp, { recursive: true, force: true }));
 const shards = path.join(tmp, 'shards');
-const pre = await runPipeline(['preprocess', '--input', TERABYTE_1K, '--out', shards]);
+const pre = await runPipeline(['preprocess', '--input', SAMPLE_1K, '--out', shards]);
 if (pre.code !== 0) throw new Error(pre.stderr);
 
 const ARGS = ['train', '--input', shards, '--embedding', 'hashnet', '--memory-floats', '4000', '--arch-sparse-feature-size', '4', '--arch-mlp-bot', '13-8-4', '--arch-mlp-top', '8-1',

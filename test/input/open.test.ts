@@ -4,7 +4,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { PassThrough, Readable } from 'node:stream';
 import { openInput, assertInputsReadable, isInputMarker, STDIN_NAME, type InputMarker } from '../../input/open.js';
-import { KAGGLE_10K } from '../helpers/paths.js';
+import { SAMPLE_10K } from '../helpers/samples.js';
 
 async function collect(r: Readable): Promise<(Buffer | InputMarker)[]> {
   const out: (Buffer | InputMarker)[] = [];
@@ -23,10 +23,10 @@ t.test('option validation', async (t) => {
 });
 
 t.test('one file: its bytes, after one marker', async (t) => {
-  const items = await collect(openInput(KAGGLE_10K, { chunkBytes: 100_000 }));
-  t.same(markersOf(items), [[KAGGLE_10K, 0]]);
+  const items = await collect(openInput(SAMPLE_10K, { chunkBytes: 100_000 }));
+  t.same(markersOf(items), [[SAMPLE_10K, 0]]);
   t.ok(isInputMarker(items[0]));
-  t.same(bytesOf(items), fs.readFileSync(KAGGLE_10K));
+  t.same(bytesOf(items), fs.readFileSync(SAMPLE_10K));
   t.ok(items.filter(Buffer.isBuffer).every((b) => b.length <= 100_000));
 });
 
@@ -53,7 +53,7 @@ t.test('several files in order, gzip detected by magic bytes whatever the name',
 t.test('a large gzip file streams through', async (t) => {
   const dir = t.testdir();
   const gz = path.join(dir, 'k.tsv.gz');
-  const raw = fs.readFileSync(KAGGLE_10K);
+  const raw = fs.readFileSync(SAMPLE_10K);
   fs.writeFileSync(gz, zlib.gzipSync(raw));
   t.same(bytesOf(await collect(openInput(gz, { chunkBytes: 4096 }))), raw);
 });
@@ -87,7 +87,7 @@ t.test('errors name the file: missing, directory, truncated gzip, corrupt gzip',
   t.throws(() => assertInputsReadable([path.join(dir, 'ok.tsv'), missing]), { code: 'ERR_INPUT_NOT_FOUND', context: { file: missing } });
   t.doesNotThrow(() => assertInputsReadable([path.join(dir, 'ok.tsv'), '-']));
 
-  const full = zlib.gzipSync(fs.readFileSync(KAGGLE_10K));
+  const full = zlib.gzipSync(fs.readFileSync(SAMPLE_10K));
   const truncated = path.join(dir, 'day_0.gz');
   fs.writeFileSync(truncated, full.subarray(0, Math.floor(full.length / 2)));
   await t.rejects(collect(openInput(truncated)), { code: 'ERR_TRUNCATED_GZIP', context: { file: truncated }, message: `${truncated}: truncated gzip data (unexpected end of file)` });

@@ -3,13 +3,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { KAGGLE_10K } from '../helpers/paths.js';
+import { SAMPLE_10K } from '../helpers/samples.js';
 import { readFeatureBatches, readManifest } from '../../io/read-shards.js';
 import { arrowStreamEncoder } from '../../io/arrow-stream.js';
 import { preprocess } from '../../pipeline/preprocess.js';
 import { collect, expectedColumns, firstDifference } from './shard-expect.js';
 
-const expected = expectedColumns(KAGGLE_10K);
+const expected = expectedColumns(SAMPLE_10K);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'read-shards-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -26,7 +26,7 @@ for (const format of ['parquet', 'arrow'] as const) {
   ] as const) {
     t.test(`${format} shards of ${shardRows} rows hold the sample's values unchanged`, async (t) => {
       const out = path.join(tmp, `${format}-${shardRows}`);
-      const s = await preprocess({ inputs: [KAGGLE_10K], out, format, shardRows, concurrency });
+      const s = await preprocess({ inputs: [SAMPLE_10K], out, format, shardRows, concurrency });
       t.equal(s.rows, 10000);
       t.equal(s.shards, Math.ceil(10000 / shardRows));
       const got = await collect(readFeatureBatches(out));
@@ -37,7 +37,7 @@ for (const format of ['parquet', 'arrow'] as const) {
       t.equal(m.format, format);
       t.equal(m.rows, 10000);
       t.equal(m.labeled, true);
-      t.same(m.config.inputs, [path.resolve(KAGGLE_10K)]);
+      t.same(m.config.inputs, [path.resolve(SAMPLE_10K)]);
       t.equal(m.config.shardRows, shardRows);
       t.equal(m.shards.length, s.shards);
       let row = 0;
@@ -47,7 +47,7 @@ for (const format of ['parquet', 'arrow'] as const) {
         t.equal(sh.rows, Math.min(shardRows, 10000 - row));
         t.equal(sh.bytes, fs.statSync(path.join(out, sh.file)).size);
         // The sample has no empty lines: row r is line r + 1.
-        t.same(sh.source, [{ file: KAGGLE_10K, firstLine: row + 1, lastLine: row + sh.rows, rows: sh.rows }]);
+        t.same(sh.source, [{ file: SAMPLE_10K, firstLine: row + 1, lastLine: row + sh.rows, rows: sh.rows }]);
         row += sh.rows;
       }
       t.same(fs.readdirSync(out).sort(), ['_manifest.json', ...m.shards.map((x) => x.file)].sort(), 'no temp files left');
@@ -87,9 +87,11 @@ t.test('refuses an incomplete output, a missing manifest and a non-shard file, n
   const empty = path.join(tmp, 'empty');
   fs.mkdirSync(empty);
   await t.rejects(readManifest(empty), { code: 'ERR_MANIFEST', message: new RegExp(`${empty}.*_manifest.json`) });
-  await t.rejects(collect(readFeatureBatches(KAGGLE_10K)), { code: 'ERR_INPUT', message: /not a shard/ });
+  await t.rejects(collect(readFeatureBatches(SAMPLE_10K)), { code: 'ERR_INPUT', message: /not a shard/ });
   fs.writeFileSync(path.join(dir, 'part-00003.parquet'), 'garbage');
-  await t.rejects(collect(readFeatureBatches(dir, { allowIncomplete: true })), { code: 'ERR_SHARD', message: /part-00003\.parquet/ });
+  // Checked against the manifest first; unchecked, decoding still names the file.
+  await t.rejects(collect(readFeatureBatches(dir, { allowIncomplete: true })), { code: 'ERR_CHECKSUM', message: /part-00003\.parquet.*damaged shard/ });
+  await t.rejects(collect(readFeatureBatches(dir, { allowIncomplete: true, verify: false })), { code: 'ERR_SHARD', message: /part-00003\.parquet/ });
 });
 
 t.test('stops at an aborted signal', async (t) => {
@@ -119,7 +121,7 @@ t.test('the manifest is _manifest.json (directory readers skip it); an output un
   fs.rmSync(path.join(dir, '_manifest.json'));
   fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(m));
   t.equal((await readManifest(dir)).rows, 7000, 'the old name is read');
-  const s = await preprocess({ inputs: [KAGGLE_10K], out: dir, format: 'parquet', shardRows: 1000, concurrency: 0 });
+  const s = await preprocess({ inputs: [SAMPLE_10K], out: dir, format: 'parquet', shardRows: 1000, concurrency: 0 });
   t.equal(s.resumed, true);
   t.equal(s.newRows, 3000);
   t.same(fs.readdirSync(dir).filter((f) => !f.endsWith('.parquet')), ['_manifest.json'], 'rewritten under the new name, the old one gone');

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Transform, Writable, PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { openInput, parseTsv, featurize, arrowStreamEncoder, readArrowStream, type FeatureBatch, NUM_CAT } from '../../pipeline/index.js';
-import { KAGGLE_10K } from '../helpers/paths.js';
+import { SAMPLE_10K } from '../helpers/samples.js';
 
 /** Labels and empty-categorical counts of the sample, by a plain string parse. */
 function plainFacts(file: string): { rows: number; positives: number; emptyCats: number } {
@@ -23,7 +23,7 @@ function plainFacts(file: string): { rows: number; positives: number; emptyCats:
 }
 
 t.test('stages compose with a user transform and an Arrow stream round trip keeps every row', async (t) => {
-  const expected = plainFacts(KAGGLE_10K);
+  const expected = plainFacts(SAMPLE_10K);
   let seenRows = 0;
   let seenPositives = 0;
   let seenEmptyCats = 0;
@@ -40,7 +40,7 @@ t.test('stages compose with a user transform and an Arrow stream round trip keep
   const bytes = new PassThrough();
   const chunks: Buffer[] = [];
   bytes.on('data', (c: Buffer) => chunks.push(c));
-  await pipeline(openInput([KAGGLE_10K]), parseTsv(), featurize(), audit, arrowStreamEncoder(), bytes);
+  await pipeline(openInput([SAMPLE_10K]), parseTsv(), featurize(), audit, arrowStreamEncoder(), bytes);
   t.same({ rows: seenRows, positives: seenPositives, emptyCats: seenEmptyCats }, expected, 'the user stage saw every row as written');
 
   let rows = 0;
@@ -53,7 +53,7 @@ t.test('stages compose with a user transform and an Arrow stream round trip keep
 });
 
 t.test('an error in a user stage rejects the pipeline and frees the input', async (t) => {
-  const input = openInput([KAGGLE_10K]);
+  const input = openInput([SAMPLE_10K]);
   let batches = 0;
   const failing = new Transform({
     objectMode: true,

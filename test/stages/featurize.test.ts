@@ -6,7 +6,7 @@ import { TsvParser, parseTsv, type RawBatch } from '../../stages/parse.js';
 import { featurize, featurizeBatch, featurizeInto, catId, resolveFeaturizeOptions, UNBUCKETED, type FeaturizeOptions, type SourcedFeatureBatch } from '../../stages/featurize.js';
 import { hash2 } from '../../core/hash.js';
 import { openInput } from '../../input/open.js';
-import { KAGGLE_10K, TERABYTE_1K } from '../helpers/paths.js';
+import { SAMPLE_10K, SAMPLE_1K } from '../helpers/samples.js';
 
 function parseFile(file: string, batchRows = 8192): RawBatch[] {
   const p = new TsvParser({ batchRows, file });
@@ -30,17 +30,17 @@ t.test('option validation', async (t) => {
   ];
   for (const [opts, re] of bad) {
     t.throws(() => featurize(opts), re);
-    t.throws(() => featurizeBatch(parseFile(TERABYTE_1K)[0], opts), { code: 'ERR_INVALID_OPTION' });
+    t.throws(() => featurizeBatch(parseFile(SAMPLE_1K)[0], opts), { code: 'ERR_INVALID_OPTION' });
   }
-  t.throws(() => featurizeBatch(parseFile(TERABYTE_1K)[0], { buckets: new Float64Array(26) as unknown as number[] }), /Invalid option buckets/, 'a look-alike of resolved options is still checked');
+  t.throws(() => featurizeBatch(parseFile(SAMPLE_1K)[0], { buckets: new Float64Array(26) as unknown as number[] }), /Invalid option buckets/, 'a look-alike of resolved options is still checked');
   t.same([...resolveFeaturizeOptions({ buckets: 7 }).buckets], Array(26).fill(7));
   t.same([...resolveFeaturizeOptions({}).buckets], Array(26).fill(UNBUCKETED));
 });
 
 t.test('the 10k Kaggle sample: featurized values equal a straightforward parse', async (t) => {
-  const batches = parseFile(KAGGLE_10K, 3000).map((b) => featurizeBatch(b));
+  const batches = parseFile(SAMPLE_10K, 3000).map((b) => featurizeBatch(b));
   t.equal(batches.reduce((n, b) => n + b.rows, 0), 10000);
-  const lines = fs.readFileSync(KAGGLE_10K, 'utf8').split('\n').filter((l) => l !== '');
+  const lines = fs.readFileSync(SAMPLE_10K, 'utf8').split('\n').filter((l) => l !== '');
   t.equal(lines.length, 10000);
   const labels: number[] = [];
   const dense: number[] = [];
@@ -72,11 +72,11 @@ t.test('the 10k Kaggle sample: featurized values equal a straightforward parse',
   t.same(gotDense, dense, 'dense: log1p(max(x, 0)) as float32, empty -> 0');
   t.same(gotCats, cats, 'categorical ids');
   t.ok(gotCats.includes(0), 'the sample has empty categoricals (id 0)');
-  t.same(batches[1].source && [batches[1].source.file, batches[1].source.firstRow, batches[1].source.firstLine], [KAGGLE_10K, 3000, 3001]);
+  t.same(batches[1].source && [batches[1].source.file, batches[1].source.firstRow, batches[1].source.firstLine], [SAMPLE_10K, 3000, 3001]);
 });
 
 t.test('dense transform: negatives and empties -> 0, large values stay finite', async (t) => {
-  const raw = parseFile(TERABYTE_1K)[0];
+  const raw = parseFile(SAMPLE_1K)[0];
   raw.ints[0][0] = -5;
   raw.ints[1][0] = NaN;
   raw.ints[2][0] = 1e15;
@@ -87,7 +87,7 @@ t.test('dense transform: negatives and empties -> 0, large values stay finite', 
 });
 
 t.test('buckets: ids in [0, N), 0 only for empty, per-feature lists', async (t) => {
-  const raw = parseFile(KAGGLE_10K)[0];
+  const raw = parseFile(SAMPLE_10K)[0];
   const plain = featurizeBatch(raw);
   const b10 = featurizeBatch(raw, { buckets: 10 });
   const per = Array.from({ length: 26 }, (_, f) => 2 + f * 3);
@@ -119,12 +119,12 @@ t.test('ids: deterministic, per-feature, seeded, never 0 for a value', async (t)
 
 t.test('featurize() stream: parse -> featurize pipeline', async (t) => {
   const out: SourcedFeatureBatch[] = [];
-  await pipeline(openInput(KAGGLE_10K), parseTsv({ batchRows: 4000 }), featurize({ buckets: 1000 }), async (src: AsyncIterable<SourcedFeatureBatch>) => {
+  await pipeline(openInput(SAMPLE_10K), parseTsv({ batchRows: 4000 }), featurize({ buckets: 1000 }), async (src: AsyncIterable<SourcedFeatureBatch>) => {
     for await (const b of src) out.push(b);
   });
   t.same(out.map((b) => b.rows), [4000, 4000, 2000]);
   t.same(out.map((b) => b.source?.firstLine), [1, 4001, 8001]);
-  const direct = parseFile(KAGGLE_10K, 4000).map((b) => featurizeBatch(b, { buckets: 1000 }));
+  const direct = parseFile(SAMPLE_10K, 4000).map((b) => featurizeBatch(b, { buckets: 1000 }));
   t.same(out.map((b) => [b.label, b.dense, b.cats]), direct.map((b) => [b.label, b.dense, b.cats]));
   await t.rejects(
     pipeline(Readable.from([{ rows: 1 }]), featurize(), async (src: AsyncIterable<unknown>) => {
@@ -152,11 +152,11 @@ t.test('featurizeInto writes every cell at an offset of a dirty, reused buffer: 
     at += b.rows;
     raws.push(b);
   };
-  p.write(fs.readFileSync(KAGGLE_10K), emit);
+  p.write(fs.readFileSync(SAMPLE_10K), emit);
   p.end(emit);
   t.equal(at, n + 7);
   t.equal(raws[0].ints[0].buffer, raws[1].ints[0].buffer, 'the parser reused its arrays');
-  const ref = parseFile(KAGGLE_10K).map((b) => featurizeBatch(b, opts));
+  const ref = parseFile(SAMPLE_10K).map((b) => featurizeBatch(b, opts));
   let r = 7;
   let diffs = 0;
   for (const b of ref) {

@@ -13,7 +13,7 @@ import { openInput, type InputMarker } from '../../input/open.js';
 import { PipelineError } from '../../core/errors.js';
 import { mulberry32 } from '../../core/hash.js';
 import { preprocess } from '../../pipeline/preprocess.js';
-import { KAGGLE_10K, QUIRKS_TRIMMED, TERABYTE_1K } from '../helpers/paths.js';
+import { SAMPLE_10K, SAMPLE_TRIMMED, SAMPLE_1K } from '../helpers/samples.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'parallel-parse-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -95,7 +95,7 @@ function items(files: { name: string; bytes: Buffer }[], seed: number): (Buffer 
 }
 
 const MAX_LINE = 1000;
-const kaggle = fs.readFileSync(KAGGLE_10K);
+const kaggle = fs.readFileSync(SAMPLE_10K);
 /** A file with every quirk: CRLF, empty lines, bad rows of each kind, over-long lines (with and without CR), no final newline. */
 function dirtyFile(): Buffer {
   const lines = kaggle.toString('latin1').split('\n').slice(0, 3000);
@@ -118,12 +118,25 @@ function dirtyFile(): Buffer {
   return Buffer.from(out.join('\n'), 'latin1');
 }
 
+/** A byte order mark, rows with too few fields, and a last line cut inside a categorical (no newline). */
+function bomFile(): Buffer {
+  const lines = kaggle.toString('latin1').split('\n').slice(0, 500);
+  lines[10] = '1';
+  lines[20] = lines[20].split('\t').slice(0, 14).join('\t');
+  lines[30] = lines[30].split('\t').slice(0, 15).join('\t');
+  lines[40] = '0\t';
+  const last = lines[499].replace(/\t+$/, '');
+  lines[499] = /[0-9a-f]{8}$/.test(last) ? last.slice(0, -3) : last + '\tabc';
+  return Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(lines.join('\n'), 'latin1')]);
+}
+
 const FILES = [
   { name: 'kaggle.tsv', bytes: kaggle },
   { name: 'dirty.tsv', bytes: dirtyFile() },
   { name: 'empty.tsv', bytes: Buffer.alloc(0) },
-  { name: 'quirks.tsv', bytes: fs.readFileSync(QUIRKS_TRIMMED) },
-  { name: 'terabyte.tsv', bytes: fs.readFileSync(TERABYTE_1K) },
+  { name: 'quirks.tsv', bytes: fs.readFileSync(SAMPLE_TRIMMED) },
+  { name: 'terabyte.tsv', bytes: fs.readFileSync(SAMPLE_1K) },
+  { name: 'bom.tsv', bytes: bomFile() },
 ];
 
 function single(opts: { onBadRow?: 'fail' | 'skip'; buckets?: number; seed?: number }) {
@@ -139,6 +152,9 @@ t.test('same rows, values, lines, sources, rejects and stats as parseTsv | featu
   t.equal(ref.error, null);
   t.ok(ref.rejects.length > 100, `the dirty file has rejects (${ref.rejects.length})`);
   t.ok(ref.rejects.some((r) => r.includes('line-too-long')));
+  t.ok(['too-few-fields', 'truncated-line'].every((k) => ref.rejects.some((r) => r.includes(`bom.tsv|`) && r.includes(k))), 'bom.tsv: short rows and a cut-off last line rejected');
+  t.ok(!ref.rejects.some((r) => r.startsWith('bom.tsv|1|')), 'bom.tsv: the BOM is not a bad label');
+  t.ok(ref.stats.trimmedRows > 100, `trimmed rows counted (${ref.stats.trimmedRows})`);
   for (const [workers, chunkBytes] of [
     [1, 1 << 20],
     [2, 1],
@@ -170,6 +186,18 @@ t.test("onBadRow 'fail': the same error (file, line, field, reason) after the sa
   }
 });
 
+t.test('CR-only line endings stop both parsers with ERR_LINE_ENDINGS, also when skipping bad rows', async (t) => {
+  const cr = Buffer.from(kaggle.toString('latin1').split('\n').slice(0, 3000).join('\r'), 'latin1');
+  const files = [FILES[4], { name: 'mac.tsv', bytes: cr }];
+  const ref = await observe(items(files, 3), single({ onBadRow: 'skip' }));
+  t.match(ref.error, { code: 'ERR_LINE_ENDINGS', context: { file: 'mac.tsv', line: 1 } });
+  const got = await observe(items(files, 4), parallel({ workers: 2, chunkBytes: 50_000, onBadRow: 'skip' }));
+  t.match(got.error, { code: 'ERR_LINE_ENDINGS', context: { file: 'mac.tsv', line: 1 } });
+  const small = [{ name: 'mac2.tsv', bytes: Buffer.from(kaggle.toString('latin1').split('\n').slice(0, 2).join('\r'), 'latin1') }];
+  t.match((await observe(items(small, 5), single({ onBadRow: 'skip' }))).error, { code: 'ERR_LINE_ENDINGS' }, 'two rows: short enough to be one line');
+  t.match((await observe(items(small, 5), parallel({ workers: 2, onBadRow: 'skip' }))).error, { code: 'ERR_LINE_ENDINGS' });
+});
+
 t.test('reads gzip input and several files through openInput', async (t) => {
   const gz = path.join(tmp, 'k.tsv.gz');
   fs.writeFileSync(gz, zlib.gzipSync(kaggle));
@@ -186,12 +214,12 @@ t.test('reads gzip input and several files through openInput', async (t) => {
         cb();
       },
     });
-    await pipeline([openInput([gz, TERABYTE_1K]), ...stages, sink]);
+    await pipeline([openInput([gz, SAMPLE_1K]), ...stages, sink]);
     return { rows, lastLine, files: [...files] };
   };
   const got = await run([parseFeaturizeParallel({ workers: 2, chunkBytes: 100_000 })]);
   t.same(got, await run([parseTsv(), featurize()]));
-  t.same(got.files, [gz, TERABYTE_1K]);
+  t.same(got.files, [gz, SAMPLE_1K]);
   t.equal(got.rows, 11000);
 });
 
@@ -208,9 +236,16 @@ t.test('backpressure: a consumer that does not read stops the input after a few 
   );
   const p = parseFeaturizeParallel({ workers: 2, chunkBytes: 65536, onBadRow: 'skip' });
   src.pipe(p);
-  await new Promise((r) => setTimeout(r, 1500));
+  // Wait for the stalled state itself, not for a guess of how long it takes: the
+  // output buffer is full, and the parser refuses more input (pipe paused the source).
+  // No wall-clock bound: on a loaded machine this just takes longer.
+  const stalled = () => p.stats.rows > 0 && p.readableLength >= p.readableHighWaterMark && p.writableNeedDrain && src.isPaused();
+  while (!stalled()) await new Promise((r) => setImmediate(r));
+  const atStall = yielded;
+  // Let any jobs still on the workers land: delivering them must not pull input.
+  for (let i = 0; i < 200; i++) await new Promise((r) => setImmediate(r));
   t.ok(p.stats.rows > 0, 'it did parse');
-  t.ok(yielded < 15, `only ${yielded} of 300 input chunks read while nobody consumed`);
+  t.ok(yielded < 15, `only ${yielded} of 300 input chunks read while nobody consumed (${atStall} at the stall)`);
   p.destroy();
   src.destroy();
 });
@@ -230,7 +265,7 @@ t.test('preprocess: shards, manifest and rejects file are byte-identical with an
   const run = async (parseWorkers: number, format: 'arrow' | 'parquet') => {
     const out = path.join(tmp, `pp-${parseWorkers}-${format}`);
     const rejects = path.join(tmp, `rej-${parseWorkers}-${format}.tsv`);
-    const s = await preprocess({ inputs: [KAGGLE_10K, dirty, TERABYTE_1K], out, format, shardRows: 3000, onBadRow: 'skip', rejects, parseWorkers, chunkBytes: 20_000, concurrency: 1 });
+    const s = await preprocess({ inputs: [SAMPLE_10K, dirty, SAMPLE_1K], out, format, shardRows: 3000, onBadRow: 'skip', rejects, parseWorkers, chunkBytes: 20_000, concurrency: 1 });
     return { s, dir: content(out), rejects: fs.readFileSync(rejects, 'utf8') };
   };
   for (const format of ['arrow', 'parquet'] as const) {

@@ -8,6 +8,7 @@ import { TsvParser, parseTsv, REJECT_REASONS, type ParseOptions, type RawBatch, 
 import { createRejectsWriter, REJECTS_HEADER } from '../../stages/rejects.js';
 import { openInput } from '../../input/open.js';
 import { PipelineError } from '../../core/errors.js';
+import { REAL_DATA_SKIP, SAMPLE_10K, SAMPLE_TEST_100, SAMPLE_TRIMMED, SAMPLE_1K } from '../helpers/samples.js';
 import { KAGGLE_10K, KAGGLE_TEST_100, QUIRKS_TRIMMED, TERABYTE_1K } from '../helpers/paths.js';
 import { mulberry32 } from '../../core/hash.js';
 import { featurizeInto, type FeaturizeOptions } from '../../stages/featurize.js';
@@ -96,46 +97,54 @@ t.test('option validation', async (t) => {
   t.doesNotThrow(() => parseTsv());
 });
 
-t.test('the 10k Kaggle sample equals a straightforward parse (label, ints, cats, line numbers)', async (t) => {
-  const buf = fs.readFileSync(KAGGLE_10K);
-  const { rows, batches, stats } = parseChunks([buf], { batchRows: 4096 });
-  t.equal(rows.length, 10000);
-  t.same(batches.map((b) => b.rows), [4096, 4096, 1808]);
-  t.same(batches.map((b) => b.firstRow), [0, 4096, 8192]);
-  t.same(batches.map((b) => b.firstLine), [1, 4097, 8193]);
-  t.equal(stats.rows, 10000);
-  t.equal(stats.lines, 10000);
-  const expected = naiveParse(buf.toString('utf8'));
-  // Compare in bulk: one deep-equal of 10k rows, NaN-safe via JSON (NaN -> null).
-  t.equal(JSON.stringify(stripFile(rows)), JSON.stringify(expected));
-  t.ok(rows.some((r) => r.ints.some((x) => x < 0)), 'the sample has negative integers');
-  t.ok(rows.some((r) => r.cats.some((c) => c === null)), 'and empty categoricals');
-  t.ok(rows.some((r) => r.ints.some((x) => Number.isNaN(x))), 'and empty integers');
-});
+/** The four kinds of sample file: generated ones always, the real Criteo ones when they are beside the checkout. */
+const SAMPLE_SETS = [
+  { name: 'generated', skip: false as const, train10k: SAMPLE_10K, day1k: SAMPLE_1K, test100: SAMPLE_TEST_100, trimmed: SAMPLE_TRIMMED },
+  { name: 'real Criteo', skip: REAL_DATA_SKIP, train10k: KAGGLE_10K, day1k: TERABYTE_1K, test100: KAGGLE_TEST_100, trimmed: QUIRKS_TRIMMED },
+];
 
-t.test('the Terabyte sample, the unlabeled Kaggle test sample and the quirks file parse', async (t) => {
-  const tb = fs.readFileSync(TERABYTE_1K);
-  const a = parseChunks([tb]);
-  t.equal(a.rows.length, 1000);
-  t.equal(JSON.stringify(stripFile(a.rows)), JSON.stringify(naiveParse(tb.toString())));
+for (const set of SAMPLE_SETS) {
+  t.test(`${set.name}: the 10k-row sample equals a straightforward parse (label, ints, cats, line numbers)`, { skip: set.skip }, async (t) => {
+    const buf = fs.readFileSync(set.train10k);
+    const { rows, batches, stats } = parseChunks([buf], { batchRows: 4096 });
+    t.equal(rows.length, 10000);
+    t.same(batches.map((b) => b.rows), [4096, 4096, 1808]);
+    t.same(batches.map((b) => b.firstRow), [0, 4096, 8192]);
+    t.same(batches.map((b) => b.firstLine), [1, 4097, 8193]);
+    t.equal(stats.rows, 10000);
+    t.equal(stats.lines, 10000);
+    const expected = naiveParse(buf.toString('utf8'));
+    // Compare in bulk: one deep-equal of 10k rows, NaN-safe via JSON (NaN -> null).
+    t.equal(JSON.stringify(stripFile(rows)), JSON.stringify(expected));
+    t.ok(rows.some((r) => r.ints.some((x) => x < 0)), 'the sample has negative integers');
+    t.ok(rows.some((r) => r.cats.some((c) => c === null)), 'and empty categoricals');
+    t.ok(rows.some((r) => r.ints.some((x) => Number.isNaN(x))), 'and empty integers');
+  });
 
-  const test = fs.readFileSync(KAGGLE_TEST_100);
-  const b = parseChunks([test], { labeled: false });
-  t.equal(b.rows.length, 100);
-  t.equal(b.batches[0].label, null);
-  t.equal(JSON.stringify(stripFile(b.rows)), JSON.stringify(naiveParse(test.toString(), false)));
-  t.throws(() => parseChunks([test]), { code: 'ERR_BAD_ROW', context: { line: 1, field: 'label' } }, 'the test file is not labeled');
+  t.test(`${set.name}: the 1k-row day sample, the unlabeled test sample and the trimmed-fields file parse`, { skip: set.skip }, async (t) => {
+    const tb = fs.readFileSync(set.day1k);
+    const a = parseChunks([tb]);
+    t.equal(a.rows.length, 1000);
+    t.equal(JSON.stringify(stripFile(a.rows)), JSON.stringify(naiveParse(tb.toString())));
 
-  const quirks = fs.readFileSync(QUIRKS_TRIMMED);
-  t.not(quirks[quirks.length - 1], 10, 'no final newline');
-  const c = parseChunks([quirks]);
-  t.equal(c.rows.length, 1000);
-  t.equal(JSON.stringify(stripFile(c.rows)), JSON.stringify(naiveParse(quirks.toString())));
-  const lens = quirks.toString().split('\n').map((l) => l.split('\t').length);
-  const i37 = lens.indexOf(37);
-  t.ok(i37 >= 0);
-  t.same(c.rows[i37].cats.slice(23), [null, null, null], 'trimmed trailing fields are empty');
-});
+    const test = fs.readFileSync(set.test100);
+    const b = parseChunks([test], { labeled: false });
+    t.equal(b.rows.length, 100);
+    t.equal(b.batches[0].label, null);
+    t.equal(JSON.stringify(stripFile(b.rows)), JSON.stringify(naiveParse(test.toString(), false)));
+    t.throws(() => parseChunks([test]), { code: 'ERR_BAD_ROW', context: { line: 1, field: 'label' } }, 'the test file is not labeled');
+
+    const quirks = fs.readFileSync(set.trimmed);
+    t.not(quirks[quirks.length - 1], 10, 'no final newline');
+    const c = parseChunks([quirks]);
+    t.equal(c.rows.length, 1000);
+    t.equal(JSON.stringify(stripFile(c.rows)), JSON.stringify(naiveParse(quirks.toString())));
+    const lens = quirks.toString().split('\n').map((l) => l.split('\t').length);
+    const i37 = lens.indexOf(37);
+    t.ok(i37 >= 0);
+    t.same(c.rows[i37].cats.slice(23), [null, null, null], 'trimmed trailing fields are empty');
+  });
+}
 
 t.test('LF, CRLF, empty lines, missing final newline', async (t) => {
   const l2 = fields();
@@ -157,18 +166,71 @@ t.test('LF, CRLF, empty lines, missing final newline', async (t) => {
   t.same(parseText('\n\r\n').stats.emptyLines, 2);
 });
 
-t.test('field counts: fewer is trailing-empty, one extra empty field is accepted, more is rejected', async (t) => {
+t.test('field counts: 15 to 39 fields is trimmed (counted), fewer is too-few-fields, one extra empty field is accepted, more is rejected', async (t) => {
   const f = fields();
-  const { rows } = parseText([f.slice(0, 14).join('\t'), f.join('\t') + '\t', '1', '0\t'].join('\n'));
-  t.equal(rows.length, 4);
-  t.same(rows[0].cats, Array(26).fill(null));
+  const { rows, stats } = parseText([f.slice(0, 15).join('\t'), f.join('\t') + '\t', f.slice(0, 20).join('\t'), f.slice(0, 14).join('\t') + '\t', f.join('\t')].join('\n'));
+  t.equal(rows.length, 5);
+  t.same(rows[0].cats, [0x1000, ...Array(25).fill(null)], 'a 15-field row: c2..c26 empty');
   t.same(rows[1].cats, Array.from({ length: 26 }, (_, i) => 0x1000 + i));
-  t.same(rows[2].ints.map(Number.isNaN), Array(13).fill(true));
+  t.same(rows[2].cats.slice(6), Array(20).fill(null));
+  t.same(rows[3].cats, Array(26).fill(null), 'an empty c1 at the end is a field');
+  t.equal(stats.trimmedRows, 3, 'the 15-, 20- and 15-field rows are counted as trimmed, the 40- and 41-field ones not');
+  for (const [line, field] of [['1', 'i1'], ['0\t', 'i2'], [f.slice(0, 14).join('\t'), 'c1'], [f.slice(0, 8).join('\t'), 'i8']] as const) {
+    t.throws(() => parseText(line), { code: 'ERR_BAD_ROW', context: { reason: 'too-few-fields', field, line: 1 } }, `${JSON.stringify(line.slice(0, 12))}: too few`);
+  }
+  const skipped = parseText('1\n' + GOOD + '\n', { onBadRow: 'skip' });
+  t.equal(skipped.stats.rejects['too-few-fields'], 1);
+  t.same(skipped.rows.map((r) => r.line), [2]);
   t.throws(() => parseText(f.join('\t') + '\t\t'), { code: 'ERR_BAD_ROW', context: { reason: 'too-many-fields', field: 'f41', line: 1 } });
   t.throws(() => parseText(f.join('\t') + '\tx'), { code: 'ERR_BAD_ROW', context: { reason: 'too-many-fields' } });
   t.throws(() => parseText(GOOD, { labeled: false }), { code: 'ERR_BAD_ROW', context: { reason: 'too-many-fields', field: 'f40' } });
   const unl = parseText(f.slice(1).join('\t'), { labeled: false });
   t.same(unl.rows[0].ints, Array.from({ length: 13 }, (_, i) => i * 3));
+  t.throws(() => parseText(f.slice(1, 14).join('\t'), { labeled: false }), { code: 'ERR_BAD_ROW', context: { reason: 'too-few-fields', field: 'c1' } });
+  t.equal(parseText(f.slice(1, 15).join('\t'), { labeled: false }).stats.trimmedRows, 1);
+});
+
+t.test('the last line without a newline: cut inside a categorical is truncated-line, short is kept and reported', async (t) => {
+  const f = fields();
+  t.throws(() => parseText(GOOD + '\n' + GOOD.slice(0, -3)), { code: 'ERR_BAD_ROW', context: { reason: 'truncated-line', field: 'c26', line: 2 } });
+  t.throws(() => parseText(GOOD + '\n' + f.slice(0, 20).join('\t').slice(0, -1)), { code: 'ERR_BAD_ROW', context: { reason: 'truncated-line', field: 'c6' } });
+  const skip = parseText(GOOD + '\n' + GOOD.slice(0, -3), { onBadRow: 'skip' });
+  t.same([skip.rows.length, skip.stats.rejects['truncated-line']], [1, 1]);
+  // The same bytes with a newline are a complete line: short hex values are legal.
+  t.equal(parseText(GOOD.slice(0, -3) + '\n').rows.length, 1);
+  const short = parseText(GOOD + '\n' + f.slice(0, 38).join('\t'));
+  t.same([short.rows.length, short.stats.possiblyTruncated, short.stats.trimmedRows], [2, 1, 1], 'a short unterminated last line is kept and counted');
+  t.same(parseText(GOOD + '\n' + f.slice(0, 38).join('\t') + '\n').stats.possiblyTruncated, 0, 'with its newline it is just trimmed');
+  t.same(parseText(GOOD).stats.possiblyTruncated, 0, 'a full last line without a newline is fine');
+});
+
+t.test('a UTF-8 byte order mark at the start of a file is dropped, also in a later file', async (t) => {
+  const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+  const plain = parseText(GOOD + '\n' + GOOD + '\n');
+  const withBom = parseChunks([Buffer.concat([bom, Buffer.from(GOOD + '\n' + GOOD + '\n')])]);
+  t.same(stripFile(withBom.rows), stripFile(plain.rows));
+  // Split inside the BOM: the carry joins it back.
+  const split = parseChunks([bom.subarray(0, 2), Buffer.concat([bom.subarray(2), Buffer.from(GOOD + '\n')])]);
+  t.equal(split.rows.length, 1);
+  const p = new TsvParser({ onBadRow: 'fail' });
+  const got: RawBatch[] = [];
+  p.startFile('a.tsv', (b) => got.push(b));
+  p.write(Buffer.from(GOOD + '\n'), (b) => got.push(b));
+  p.startFile('b.tsv', (b) => got.push(b));
+  p.write(Buffer.concat([bom, Buffer.from(GOOD + '\n')]), (b) => got.push(b));
+  p.end((b) => got.push(b));
+  t.same(got.map((b) => [b.file, b.rows]), [['a.tsv', 1], ['b.tsv', 1]]);
+  t.throws(() => parseChunks([Buffer.from(GOOD + '\n'), Buffer.concat([bom, Buffer.from(GOOD + '\n')])]), { code: 'ERR_BAD_ROW', context: { line: 2, field: 'label' } }, 'not at the start of a file: a bad label');
+});
+
+t.test('CR-only line endings stop the run with a clear error, also with onBadRow skip', async (t) => {
+  for (const n of [2, 400]) {
+    const text = Array(n).fill(GOOD).join('\r') + '\r';
+    for (const onBadRow of ['fail', 'skip'] as const) {
+      t.throws(() => parseText(text, { onBadRow }), { code: 'ERR_LINE_ENDINGS', context: { line: 1 }, message: /CR-only line endings/ }, `${n} rows, ${onBadRow}`);
+    }
+  }
+  t.equal(parseText(GOOD + '\r').rows.length, 1, 'one row ended by CR: that is just CRLF-like');
 });
 
 t.test('integers: negative, beyond int32, beyond 2^53; categoricals: short and upper-case hex', async (t) => {
@@ -212,6 +274,7 @@ function badLines(): { name: string; line: Buffer; field: string; reason: string
     { name: 'invalid UTF-8', line: withBytes(8, [0xc3, 0x28]), field: 'i8', reason: 'invalid-utf8' },
     { name: 'valid UTF-8 in a categorical', line: withBytes(30, [0xc3, 0xa9]), field: 'c17', reason: 'bad-hex' },
     { name: 'over-long line', line: Buffer.from(GOOD + 'f'.repeat(200)), field: 'c26', reason: 'line-too-long' },
+    { name: 'too few fields', line: Buffer.from(fields().slice(0, 14).join('\t')), field: 'c1', reason: 'too-few-fields' },
   ];
 }
 const MAX_LINE = 400; // GOOD is ~270 bytes
@@ -248,7 +311,8 @@ t.test('bad input, onBadRow skip: counts per reason and the rejects file', async
   t.equal(stats.rejected, bads.length);
   const expectCounts = Object.fromEntries(REJECT_REASONS.map((r) => [r, bads.filter((b) => b.reason === r).length]));
   t.same(stats.rejects, expectCounts);
-  t.ok(REJECT_REASONS.every((r) => stats.rejects[r] > 0), 'every reason is covered');
+  // truncated-line needs the end of a file; its own test covers it.
+  t.ok(REJECT_REASONS.every((r) => r === 'truncated-line' || stats.rejects[r] > 0), 'every reason is covered');
 
   const lines = fs.readFileSync(rejectsPath, 'latin1').split('\n');
   t.equal(lines.pop(), '', 'ends with a newline');
@@ -300,7 +364,7 @@ t.test('over-long lines are never buffered whole and do not disturb the next lin
 });
 
 t.test('chunk-boundary independence: any chunking gives identical batches and rejects', async (t) => {
-  const kaggle = fs.readFileSync(KAGGLE_10K).subarray(0, 300_000);
+  const kaggle = fs.readFileSync(SAMPLE_10K).subarray(0, 300_000);
   const bads = badLines().map((b) => b.line);
   const input = Buffer.concat([
     kaggle.subarray(0, kaggle.lastIndexOf(10) + 1),
@@ -363,7 +427,7 @@ t.test('input markers: file names, line numbers restart, no line joins across fi
 t.test('a truncated .gz fails the parse, also with onBadRow skip, naming the file', async (t) => {
   const dir = t.testdir();
   const gz = path.join(dir, 'day_0.gz');
-  const full = zlib.gzipSync(fs.readFileSync(KAGGLE_10K));
+  const full = zlib.gzipSync(fs.readFileSync(SAMPLE_10K));
   fs.writeFileSync(gz, full.subarray(0, full.length - 1000));
   let rows = 0;
   await t.rejects(
@@ -430,6 +494,7 @@ function referenceVerdict(line: Buffer, labeled: boolean): { reason: string; fie
     if (n[0] === 'c' && !/^[0-9a-fA-F]*$/.test(v)) return { reason: 'bad-hex', field: n };
     if (n[0] === 'c' && v.length > 8) return { reason: 'long-cat', field: n };
   }
+  if (parts.length < E - 25) return { reason: 'too-few-fields', field: names[parts.length] };
   return null;
 }
 
@@ -437,7 +502,7 @@ t.test('fuzz: the fast path and the diagnosis agree with a reference on mutated 
   const rand = mulberry32(Number(process.env.PARSE_FUZZ_SEED ?? 2024));
   const pick = <T>(a: ArrayLike<T>) => a[Math.floor(rand() * a.length)];
   const alphabet = Buffer.from('0123456789abcdefABCDEF-\t\t\t\t gx.+\0\r\x7f\xff\xc3\xa9\x80\xe2', 'latin1');
-  const sample = fs.readFileSync(KAGGLE_10K, 'latin1').split('\n').slice(0, 200);
+  const sample = fs.readFileSync(SAMPLE_10K, 'latin1').split('\n').slice(0, 200);
   for (const labeled of [true, false]) {
     const lines: Buffer[] = [];
     for (let i = 0; i < 6000; i++) {
@@ -474,11 +539,11 @@ t.test('fuzz: the fast path and the diagnosis agree with a reference on mutated 
 
 t.test('direct mode (setDirectOutput): the same lines and rejects, and the values featurizeInto gives', async (t) => {
   const rand = mulberry32(77);
-  const sample = fs.readFileSync(KAGGLE_10K, 'latin1').split('\n').slice(0, 300);
+  const sample = fs.readFileSync(SAMPLE_10K, 'latin1').split('\n').slice(0, 300);
   const edge = fields();
   Object.assign(edge, { 1: '-1', 2: '4294967296000', 3: '123456789012345678901', 4: '0', 5: '-0', 6: '65535', 7: '65536', 8: '', 14: 'ABCDEF12', 15: 'a', 16: 'ffffffff', 17: '00000000', 18: '' });
   const alphabet = Buffer.from('0123456789abcdefABCDEF-\t\t x', 'latin1');
-  const lines: Buffer[] = [Buffer.from(edge.join('\t')), Buffer.from(edge.slice(0, 30).join('\t'))];
+  const lines: Buffer[] = [Buffer.from(edge.join('\t')), Buffer.from(edge.slice(0, 30).join('\t')), Buffer.from(edge.slice(0, 14).join('\t')), Buffer.from('1')];
   for (let i = 0; i < 3000; i++) {
     const b = Buffer.from(sample[Math.floor(rand() * sample.length)], 'latin1');
     if (rand() < 0.3) b[Math.floor(rand() * b.length)] = alphabet[Math.floor(rand() * alphabet.length)];

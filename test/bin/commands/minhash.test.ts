@@ -4,7 +4,8 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
-import { KAGGLE_10K, PIPELINE_BIN } from '../../helpers/paths.js';
+import { PIPELINE_BIN } from '../../helpers/paths.js';
+import { SAMPLE_10K } from '../../helpers/samples.js';
 import { loadMapping } from '../../../scma/mapping-file.js';
 import { DENSE_NAMES } from '../../../core/schema.js';
 
@@ -27,7 +28,7 @@ function pipeline(args: string[], stdin?: Uint8Array | string): Promise<{ code: 
 }
 
 const shards = at('shards');
-const pre = await pipeline(['preprocess', '--input', KAGGLE_10K, '--out', shards, '--shard-rows', '2500', '-q']);
+const pre = await pipeline(['preprocess', '--input', SAMPLE_10K, '--out', shards, '--shard-rows', '2500', '-q']);
 if (pre.code !== 0) throw new Error(`preprocess failed: ${pre.stderr}`);
 
 t.test('one pass over shards writes a mapping and a JSON summary', async (t) => {
@@ -54,7 +55,7 @@ t.test('parts merged, stdin and one pass give byte-identical mappings', async (t
   t.ok(readFileSync(at('merged.arrow')).equals(readFileSync(at('m.arrow'))), 'merged = one pass');
 
   const r = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-    const pre = spawn(process.execPath, [PIPELINE_BIN, 'preprocess', '--input', KAGGLE_10K, '--to', '-', '-q'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const pre = spawn(process.execPath, [PIPELINE_BIN, 'preprocess', '--input', SAMPLE_10K, '--to', '-', '-q'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const mh = spawn(process.execPath, [PIPELINE_BIN, 'minhash', '--input', '-', '--out', at('stdin.arrow'), '--dim', '8', '-q', ...common], { stdio: ['pipe', 'ignore', 'pipe'] });
     pre.stdout.pipe(mh.stdin);
     let stderr = '';
@@ -103,7 +104,7 @@ t.test('--input -: a truncated Arrow stream or raw TSV on stdin fails clearly, w
   t.equal(cut.code, 1);
   t.match(cut.stderr, /pipeline minhash: <stdin>: the Arrow IPC stream stopped after \d+ bytes without its end-of-stream marker/);
   await t.rejects(fsp.stat(at('cut.arrow')), 'nothing written');
-  const tsv = await pipeline(['minhash', '--input', '-', '--out', at('tsv.arrow'), '-q'], readFileSync(KAGGLE_10K));
+  const tsv = await pipeline(['minhash', '--input', '-', '--out', at('tsv.arrow'), '-q'], readFileSync(SAMPLE_10K));
   t.equal(tsv.code, 1);
   t.match(tsv.stderr, /<stdin>: not an Arrow IPC stream: it starts with text .*like raw TSV rows: run them through `pipeline preprocess --input - --to -` first/);
   t.notMatch(tsv.stderr, /metadata bytes/);

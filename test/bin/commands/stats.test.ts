@@ -2,7 +2,8 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { KAGGLE_10K, PIPELINE_BIN } from '../../helpers/paths.js';
+import { PIPELINE_BIN } from '../../helpers/paths.js';
+import { SAMPLE_10K } from '../../helpers/samples.js';
 import { arrowStreamBytes } from '../../helpers/arrow-bytes.js';
 
 function stats(args: string[], stdin: Uint8Array): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -37,7 +38,7 @@ t.test('a stream cut short is an error, not the statistics of fewer rows', async
 });
 
 t.test('raw TSV on stdin says so', async (t) => {
-  const r = await stats(['--input', '-'], readFileSync(KAGGLE_10K));
+  const r = await stats(['--input', '-'], readFileSync(SAMPLE_10K));
   t.equal(r.code, 1);
   t.equal(r.stdout, '');
   t.match(r.stderr, /pipeline stats: <stdin>: not an Arrow IPC stream: it starts with text .*like raw TSV rows/);
