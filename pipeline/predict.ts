@@ -4,6 +4,7 @@
  * featurized with the training data's settings (buckets, hash seed, recorded in
  * model.json); shards are read as they are.
  */
+import { Progress } from '../core/progress.js';
 import { Readable, Transform, pipeline, type Writable } from 'node:stream';
 import { once } from 'node:events';
 import { invalidOption } from '../core/errors.js';
@@ -119,6 +120,8 @@ export interface PredictOptions {
   id?: number | 'column';
   /** 'csv': a header `Id,Predicted` and `id,probability` lines (needs id), as Kaggle takes a submission. Default: one value per line, tab-separated after the id. */
   format?: 'plain' | 'csv';
+  /** Progress lines by time (rows, rows/s); default none. */
+  progress?: { write: (line: string) => void; intervalMs?: number };
 }
 
 export async function predictToStream(opts: PredictOptions): Promise<number> {
@@ -128,6 +131,7 @@ export async function predictToStream(opts: PredictOptions): Promise<number> {
   if (format !== 'plain' && format !== 'csv') throw invalidOption('format', "must be 'plain' or 'csv'", format);
   if (format === 'csv' && id === undefined) throw invalidOption('format', 'csv (Id,Predicted) needs --id', format);
   const { model, featurize } = await restoreDlrm(opts.model, { backend: opts.backend ?? PREDICT_DEFAULTS.backend, log });
+  const progress = opts.progress ? new Progress({ label: 'predict', ...opts.progress }) : undefined;
   try {
     const ids: string[] | undefined = id === 'column' ? [] : undefined;
     const source = await openPredictSource({ input: opts.input, labeled, stdin: opts.stdin, ids }, featurize);
@@ -144,6 +148,7 @@ export async function predictToStream(opts: PredictOptions): Promise<number> {
       }
       ids?.splice(0, b.rows); // written: only the ids read ahead stay in memory
       rows += b.rows;
+      progress?.tick(rows);
       if (!out.write(lines.join('\n') + '\n')) await once(out, 'drain');
     }
     return rows;

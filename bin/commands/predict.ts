@@ -4,6 +4,7 @@
 import { parseCommandArgs, type OptionTable } from '../options.js';
 import { invalidOption } from '../../core/errors.js';
 import { predictToStream, PREDICT_DEFAULTS as D } from '../../pipeline/predict.js';
+import { progressSetting } from '../../core/progress.js';
 
 export const summary = 'write one click probability per input row, from a model saved by train --out';
 
@@ -15,6 +16,7 @@ const options = {
   backend: { type: 'string', arg: 'NAME', default: D.backend, help: 'auto | tensorflow | webgpu | wasm | cpu' },
   id: { type: 'string', arg: 'N|column', help: "write a row id before each probability: N numbers the rows N, N+1, ...; 'column': each TSV line starts with its id, which is carried through" },
   csv: { type: 'boolean', help: 'write CSV with a header, Id,Predicted (a Kaggle submission); needs --id' },
+  progress: { type: 'boolean', help: 'progress lines on stderr; default: on when stderr is a terminal' },
 } satisfies OptionTable;
 
 export async function run(argv: string[]): Promise<number | void> {
@@ -30,6 +32,8 @@ export async function run(argv: string[]): Promise<number | void> {
     else throw invalidOption('id', "must be 'column' or a first id (a non-negative integer)", v.id);
   }
   if (v.csv && id === undefined) throw invalidOption('csv', 'needs --id (the Id column of Id,Predicted)', true);
-  const rows = await predictToStream({ model: v.model, input: v.input, labeled: v.label, batchSize: v['mini-batch-size'], backend: v.backend, id, format: v.csv ? 'csv' : 'plain' });
+  const p = progressSetting(v.progress);
+  const progress = p.enabled ? { write: (l: string) => process.stderr.write(l + '\n'), intervalMs: p.intervalMs } : undefined;
+  const rows = await predictToStream({ model: v.model, input: v.input, labeled: v.label, batchSize: v['mini-batch-size'], backend: v.backend, id, format: v.csv ? 'csv' : 'plain', progress });
   process.stderr.write(`predict: ${rows} rows in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }

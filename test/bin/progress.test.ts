@@ -47,3 +47,18 @@ t.test('stats and minhash --progress on a shard directory: rows of the manifest 
   t.equal(m.code, 0, m.stderr);
   t.match(m.stderr, /^minhash: \d+\.\d% [\d,]+\/60,000 rows /m);
 });
+
+t.test('predict --progress: rows predicted so far on stderr; stdout stays one probability per row', async (t) => {
+  const shards = path.join(dir, 'shards');
+  const run = path.join(dir, 'run');
+  const tr = cli(['train', '--input', shards, '--embedding', 'hashnet', '--memory-floats', '4096', '--arch-sparse-feature-size', '4', '--arch-mlp-bot', '13-4', '--arch-mlp-top', '4-1', '--mini-batch-size', '4096', '--test-fraction', '0.1', '--out', run]);
+  t.equal(tr.code, 0, tr.stderr);
+  const p = cli(['predict', '--model', run, '--input', tsv, '--mini-batch-size', '5000', '--progress'], every);
+  t.equal(p.code, 0, p.stderr);
+  t.equal(p.stdout.trim().split('\n').length, 60000, 'one line per row');
+  const lines = p.stderr.split('\n').filter((l) => l.startsWith('predict: ') && /rows\/s/.test(l));
+  t.ok(lines.length >= 2, `progress lines: ${lines.length}`);
+  for (const l of lines) t.match(l, /^predict: [\d,]+ rows [\d.]+[kMG]? rows\/s elapsed \S+$/);
+  const quiet = cli(['predict', '--model', run, '--input', tsv, '--mini-batch-size', '5000'], every);
+  t.notMatch(quiet.stderr, /rows\/s elapsed/, 'not a terminal and no --progress: no progress lines');
+});
