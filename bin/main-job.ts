@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandArgs } from './options.js';
 import { exactAuc } from '../core/metrics.js';
+import { roundSignificant } from '../core/round.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = path.join(root, 'bin/pipeline');
@@ -89,7 +90,8 @@ async function main(): Promise<void> {
     testLogloss: test.logloss,
     seconds: (Date.now() - t0) / 1000,
   };
-  process.stdout.write(JSON.stringify(result) + '\n');
+  // 4 significant digits for people (core/round.ts); train's metrics file keeps full precision.
+  process.stdout.write(JSON.stringify(roundSignificant(result)) + '\n');
 }
 
 main().catch((err) => {
