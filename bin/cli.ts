@@ -33,8 +33,8 @@ export function systemErrorLine(e: Error & { code?: string; path?: string; sysca
   return `${e.path !== undefined ? `${e.path}: ` : ''}${what} (${e.code}${e.syscall ? `, ${e.syscall}` : ''})`;
 }
 
-function onSignal(signal: 'SIGINT' | 'SIGTERM'): void {
-  const status = runInterruptHandlers();
+async function onSignal(signal: 'SIGINT' | 'SIGTERM'): Promise<void> {
+  const status = await runInterruptHandlers();
   const done = status.length ? status.join('; ') : 'nothing committed';
   process.stderr.write(`interrupted: ${done}; rerun the same command to resume\n`);
   process.exit(signal === 'SIGINT' ? 130 : 143);
@@ -76,8 +76,8 @@ export async function main(argv: string[]): Promise<void> {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
   });
-  process.once('SIGINT', () => onSignal('SIGINT'));
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => void onSignal('SIGINT'));
+  process.once('SIGTERM', () => void onSignal('SIGTERM'));
   const [name, ...rest] = argv;
   // No command is a usage error (exit 2, usage on stderr); asking for help is not.
   if (!name) {

@@ -9,6 +9,11 @@ export interface InterruptHandler {
   status(): string | undefined;
   /** Removes what a rerun must not find half-written. Must not throw. */
   cleanup(): void;
+  /**
+   * Stops writers on other threads (shard encoders) before any cleanup runs, so no temp
+   * file appears after it: resolves once they have nothing in flight.
+   */
+  stop?(): Promise<void>;
 }
 
 const handlers = new Set<InterruptHandler>();
@@ -19,10 +24,20 @@ export function onInterrupt(h: InterruptHandler): () => void {
   return () => void handlers.delete(h);
 }
 
-/** Runs every registered cleanup (newest first) and returns their statuses. */
-export function runInterruptHandlers(): string[] {
+/** How long an interrupted run waits for its writers to stop before cleaning up anyway. */
+const STOP_WAIT_MS = 5000;
+
+/** Stops every writer, then runs every registered cleanup (newest first) and returns their statuses. */
+export async function runInterruptHandlers(): Promise<string[]> {
+  const list = [...handlers].reverse();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled(list.map((h) => h.stop?.())),
+    new Promise((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS))),
+  ]);
+  clearTimeout(timer);
   const out: string[] = [];
-  for (const h of [...handlers].reverse()) {
+  for (const h of list) {
     try {
       const s = h.status();
       if (s) out.push(s);

@@ -10,6 +10,7 @@ import { PipelineError, errorFromWorker, invalidOption } from '../core/errors.js
 import { batchBuffers, batchToJobColumns, type EncodeJob, type EncodeReply } from './shard-job.js';
 import { encodeShardPieces, writePiecesDurably } from './shard-format.js';
 import type { ShardFormat } from './manifest.js';
+import { onInterrupt } from '../core/interrupt.js';
 
 export { batchBuffers, batchToJobColumns, jobToBatch, type EncodeJob, type EncodeReply } from './shard-job.js';
 
@@ -41,16 +42,40 @@ export class ShardEncoderPool {
   private readonly pending = new Map<number, { resolve: (r: EncodeReply) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private closed = false;
+  /** Set on SIGINT/SIGTERM: no shard starts after it, since the process is about to exit. */
+  private halted = false;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly unregisterInterrupt: () => void;
 
   constructor({ size = 2 }: { size?: number } = {}) {
     if (!Number.isInteger(size) || size < 0) throw invalidOption('concurrency', 'must be a non-negative integer', size);
     this.size = size;
     this.limit = pLimit(Math.max(1, size));
+    // A worker writes its shard's temp file on its own thread: the interrupt cleanup must
+    // run after the writes in flight end, or a temp file could appear after it.
+    this.unregisterInterrupt = onInterrupt({
+      status: () => undefined,
+      cleanup: () => {},
+      stop: async () => {
+        this.halted = true;
+        await Promise.allSettled([...this.inFlight]);
+      },
+    });
   }
 
   /** Encodes `batch` (rows 0..batch.rows of whole-buffer columns) into tmpPath, fsynced. */
   encode(batch: FeatureBatch, format: ShardFormat, tmpPath: string): Promise<EncodeResult> {
-    const work = () => (this.size === 0 ? this.encodeHere(batch, format, tmpPath) : this.encodeInWorker(batch, format, tmpPath));
+    const work = () => {
+      // Interrupted: never settles, so nothing more is written before the process exits.
+      if (this.halted) return new Promise<EncodeResult>(() => {});
+      const p = this.size === 0 ? this.encodeHere(batch, format, tmpPath) : this.encodeInWorker(batch, format, tmpPath);
+      this.inFlight.add(p);
+      p.then(
+        () => this.inFlight.delete(p),
+        () => this.inFlight.delete(p),
+      );
+      return p;
+    };
     return this.limit(() => work().catch((err: unknown) => Promise.reject(shardWriteError(err, tmpPath))));
   }
 
@@ -105,6 +130,7 @@ export class ShardEncoderPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.unregisterInterrupt();
     this.limit.clearQueue();
     for (const p of this.pending.values()) p.reject(new Error('shard encoder pool closed'));
     this.pending.clear();

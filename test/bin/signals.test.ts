@@ -31,7 +31,7 @@ function interruptAfterFirstShard(out: string, signal: 'SIGINT' | 'SIGTERM'): Pr
     const check = () => {
       if (sent) return;
       try {
-        if (JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')).shards.length > 0) {
+        if (JSON.parse(fs.readFileSync(path.join(out, '_manifest.json'), 'utf8')).shards.length > 0) {
           sent = true;
           watcher.close();
           child.kill(signal);

@@ -77,7 +77,7 @@ t.test('validates options when constructed', async (t) => {
     [{ rows: '10', seed: 1 }, /Invalid option rows: must be a non-negative integer, got "10"/],
     [{ rows: NaN, seed: 1 }, /Invalid option rows/],
     [{ rows: 10, seed: 0.5 }, /Invalid option seed: must be an integer, got 0.5/],
-    [{ rows: 10 }, /Invalid option seed/],
+    [{ rows: 10 }, /Missing option seed: must be an integer/],
     [{ rows: 10, seed: 1, groups: 0 }, /Invalid option groups/],
     [{ rows: 10, seed: 1, batchRows: 0 }, /Invalid option batchRows/],
   ];
