@@ -4,13 +4,14 @@
  * for byte (cpu backend), same metrics lines. Real child processes, real kills.
  */
 import t from 'tap';
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { SAMPLE_1K } from '../helpers/samples.js';
 import { runPipeline, summaryOf } from '../helpers/cli.js';
 import { mulberry32 } from '../../core/hash.js';
+import { CHECKPOINT_FILE } from '../../model/checkpoint.js';
 
 const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'train-resume-'));
 t.teardown(() => fsp.rm(tmp, { recursive: true, force: true }));
@@ -50,12 +51,23 @@ t.test('SIGKILL at random moments + --resume == uninterrupted, and runs are dete
     // Anywhere in a run's lifetime: during start-up, the count and training passes, a
     // checkpoint write or the final evaluation (each attempt resumes a shorter remainder).
     const delay = rnd() * wall;
+    let watcher: NodeJS.Timeout | undefined;
     const r = await runPipeline([...ARGS, '--out', outB, '--metrics', path.join(tmp, 'b.jsonl'), '--resume'], {
       onSpawn: (c: ChildProcess) => {
-        if (kills < 4) timer = setTimeout(() => c.kill('SIGKILL'), delay);
+        if (attempt === 0) {
+          // The first kill waits for the first checkpoint (an event, not a time), so at
+          // least one resume starts mid-training however slow the machine is.
+          watcher = setInterval(() => {
+            if (existsSync(path.join(outB, CHECKPOINT_FILE))) {
+              clearInterval(watcher);
+              c.kill('SIGKILL');
+            }
+          }, 5);
+        } else if (kills < 4) timer = setTimeout(() => c.kill('SIGKILL'), delay);
       },
     });
     clearTimeout(timer);
+    clearInterval(watcher);
     const from = /resuming from step (\d+)/.exec(r.stderr);
     if (from) resumedFrom.push(Number(from[1]));
     if (r.signal === 'SIGKILL') {
