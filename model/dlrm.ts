@@ -5,7 +5,7 @@
  *   z = [x, <u, v> for u != v in {x, e_1..e_26}, lower triangle]   d + 351
  *   p = sigmoid(topMLP(z))                     ReLU except the last layer
  *   loss = mean binary cross-entropy
- * Dense weights take plain SGD; the embedding memory SGD or Adagrad (per layer impl).
+ * Dense weights take SGD or Adagrad (--optimizer); the embedding memory SGD or Adagrad.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { invalidOption, PipelineError } from '../core/errors.js';
@@ -35,6 +35,21 @@ export type EmbeddingInfo = Pick<EmbeddingLayer, 'kind' | 'dim' | 'memoryFloats'
 /** The model implementation 'auto' picks: the fused step on webgpu, the tfjs model elsewhere. */
 export function defaultModelImpl(backend: string): 'fused' | 'auto' {
   return backend === 'webgpu' ? 'fused' : 'auto';
+}
+
+/**
+ * The implementation createDlrm builds for --embedding-impl `requested` on `backend`:
+ * 'fused' (the WGSL step), or an embedding layer of the tfjs model ('auto' lets the
+ * tfjs model choose its layer). The fused step runs every config the tfjs model runs
+ * (a learning-rate schedule, dense Adagrad, every embedding kind), so 'auto' on
+ * webgpu is always fused; 'fused' elsewhere is refused with a clear error.
+ */
+export function chooseModelImpl(requested: string, backend: string): string {
+  const known = ['auto', 'fused', ...EMBEDDING_IMPLS, ...GPU_EMBEDDING_IMPLS];
+  if (!known.includes(requested)) throw invalidOption('embedding-impl', `must be one of ${known.join(', ')}`, requested);
+  const impl = requested === 'auto' ? defaultModelImpl(backend) : requested;
+  if (impl === 'fused' && backend !== 'webgpu') throw new PipelineError('ERR_BACKEND', `--embedding-impl fused needs the webgpu backend, the current one is ${backend}; use auto, composite or cpu-sparse`);
+  return impl;
 }
 
 /** Size of the interaction output for n embedded features of size d: d + (n+1)n/2. */
@@ -320,17 +335,8 @@ export function assignFrom(v: tf.Variable, values: Float32Array): void {
 export async function createDlrm(config: DlrmConfig, opts: CreateDlrmOptions = {}): Promise<Dlrm & { readonly embedding: EmbeddingInfo; readonly steps: number }> {
   validateDlrmConfig(config);
   const backend = await selectBackend(opts.backend ?? 'auto', opts.log);
-  let impl = opts.embeddingImpl ?? 'auto';
-  const known = ['auto', 'fused', ...EMBEDDING_IMPLS, ...GPU_EMBEDDING_IMPLS];
-  if (!known.includes(impl)) throw invalidOption('embedding-impl', `must be one of ${known.join(', ')}`, impl);
-  // The fused step bakes a constant rate and SGD for the MLP into its kernels.
-  const fusedCannot = config.denseOptimizer === 'adagrad' ? 'Adagrad for the MLP (--optimizer adagrad)' : config.scheduledLearningRate ? 'a learning-rate schedule' : null;
-  if (impl === 'auto') impl = fusedCannot ? 'auto' : defaultModelImpl(backend);
-  if (impl === 'fused' && fusedCannot) throw invalidOption('embedding-impl', `fused has a constant learning rate and SGD for the MLP, so it cannot run ${fusedCannot}; use auto or webgpu`, impl);
-  if (impl === 'fused') {
-    if (backend !== 'webgpu') throw new PipelineError('ERR_BACKEND', `--embedding-impl fused needs the webgpu backend, the current one is ${backend}; use auto, composite or cpu-sparse`);
-    return new FusedDlrm(config);
-  }
+  const impl = chooseModelImpl(opts.embeddingImpl ?? 'auto', backend);
+  if (impl === 'fused') return new FusedDlrm(config);
   return new DlrmModel(config, backend, impl);
 }
 

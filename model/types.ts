@@ -32,8 +32,6 @@ export interface DlrmConfig {
   embeddingOptimizer: 'sgd' | 'adagrad';
   /** Optimizer for the MLP weights (DLRM's --optimizer); default sgd. Adagrad as torch.optim.Adagrad: accumulators from 0, eps 1e-10. */
   denseOptimizer?: 'sgd' | 'adagrad';
-  /** The rate changes per step through setLearningRate (a schedule): an implementation with a fixed rate is not chosen. */
-  scheduledLearningRate?: boolean;
   seed: number;
 }
 

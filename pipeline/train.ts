@@ -67,8 +67,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     { buckets: featurize?.buckets ?? null, trainRows: source.trainRows, trainRowCount: plan?.train.end, input, log },
   );
 
-  const scheduledLearningRate = s.lrSchedule.warmupSteps > 0 || s.lrSchedule.decaySteps > 0;
-  const config: DlrmConfig = { embeddingDim, bottomMlp, topMlp, embedding: embedding.spec, learningRate, embeddingOptimizer, denseOptimizer: s.denseOptimizer, scheduledLearningRate, seed };
+  const config: DlrmConfig = { embeddingDim, bottomMlp, topMlp, embedding: embedding.spec, learningRate, embeddingOptimizer, denseOptimizer: s.denseOptimizer, seed };
   // distinct: the per-feature counts of the training rows; a changed input (same row count) is refused on resume.
   const fp = fingerprint({
     input: path.resolve(input),

@@ -14,8 +14,13 @@
 
 export const WORKGROUP = 256;
 
-/** Where codes come from: full-table rows, the HashNet hash, the SCMA mapping, or CPU codes. */
-export type LocateMode = 'rows' | 'hash' | 'scma' | 'codes';
+/** Where codes come from: full-table rows, the HashNet hash, the SCMA mapping, the ROBE block hash, or CPU codes. */
+export type LocateMode = 'rows' | 'hash' | 'scma' | 'robe' | 'codes';
+
+/** Modes whose locate reads the pair's (feature, value) from keyA / keyB and salts from binding 3. */
+export function hashesOnGpu(mode: LocateMode): boolean {
+  return mode === 'hash' || mode === 'scma' || mode === 'robe';
+}
 
 const PARAMS = /* wgsl */ `
 struct Params {
@@ -27,8 +32,9 @@ struct Params {
   strideU: u32,  // threads per gid.y step of the nu*d dispatches
   strideN: u32,  // same for the n*d dispatch
   lr: f32,
-  seedWord: u32, // HashNet / SCMA fallback seed word
-  _p0: u32, _p1: u32, _p2: u32,
+  seedWord: u32, // HashNet / SCMA fallback / ROBE seed word
+  block: u32,    // ROBE: Z, floats per contiguous block
+  _p1: u32, _p2: u32,
 };
 @group(0) @binding(0) var<uniform> p: Params;
 `;
@@ -74,6 +80,16 @@ export function locateShader(mode: LocateMode): string {
 @group(0) @binding(2) var<storage, read> keyB: array<u32>;
 @group(0) @binding(3) var<storage, read> salts: array<u32>;`;
       body = `locs[i] = fmix32(hash2(keyA[u], keyB[u], p.seedWord) ^ salts[j]) % p.m;`;
+      break;
+    case 'robe':
+      // scma/robe-codes.ts: block c = j / Z starts at o_c = fmix32(hash2(f, v) ^ salt_c) >> 1
+      // (31 bits, so o_c + Z - 1 cannot wrap 2^32); element j is o_c + (j - cZ), mod M.
+      bindings = `@group(0) @binding(1) var<storage, read> keyA: array<u32>;
+@group(0) @binding(2) var<storage, read> keyB: array<u32>;
+@group(0) @binding(3) var<storage, read> salts: array<u32>;`;
+      body = `let c = j / p.block;
+  let o = fmix32(hash2(keyA[u], keyB[u], p.seedWord) ^ salts[c]) >> 1u;
+  locs[i] = (o + (j - c * p.block)) % p.m;`;
       break;
     case 'scma':
       bindings = `@group(0) @binding(1) var<storage, read> keyA: array<u32>;

@@ -19,12 +19,13 @@ import { PipelineError } from '../../core/errors.js';
 import { fmix32, hash2 } from '../../core/hash.js';
 import { HashNetCodes } from '../../scma/codes.js';
 import { ScmaMapping } from '../../scma/mapping.js';
+import { RobeCodes } from '../../scma/robe-codes.js';
 import type { EmbeddingSpec } from '../types.js';
 import { ADAGRAD_EPS, NUM_FEATURES, fromEmbeddingState, toEmbeddingState, type EmbeddingLayer, type EmbeddingOptions, type EmbeddingState } from './layer.js';
 import { Locator } from './locations.js';
 import { initialMemory } from './memory-init.js';
 import { BatchDedupe } from './webgpu-dedupe.js';
-import { applyShader, GATHER_SHADER, locateShader, SCATTER_SHADER, WORKGROUP, type LocateMode } from './webgpu-shaders.js';
+import { applyShader, GATHER_SHADER, hashesOnGpu, locateShader, SCATTER_SHADER, WORKGROUP, type LocateMode } from './webgpu-shaders.js';
 
 // GPUBufferUsage / GPUMapMode values (the globals exist only once `webgpu` is loaded).
 const MAP_READ = 0x1;
@@ -59,6 +60,43 @@ export function hashParams(codes: unknown): { seedWord: number; salts: Uint32Arr
   return p;
 }
 
+export interface RobeParams {
+  seedWord: number;
+  /** One salt per block. */
+  salts: Uint32Array;
+  block: number;
+}
+
+/**
+ * Location of element j of (feature, value) in M floats, computed as the 'robe' locate
+ * shader does (u32 steps, then mod M): the JS port the fused reference runs, and what
+ * robeParams checks against RobeCodes.codesInto.
+ */
+export function robeLocation(p: RobeParams, feature: number, value: number, j: number, m: number): number {
+  const c = Math.floor(j / p.block);
+  const o = fmix32(hash2(feature, value, p.seedWord) ^ p.salts[c]) >>> 1;
+  return ((o + (j - c * p.block)) >>> 0) % m;
+}
+
+/** RobeCodes' private seed word, salts and block size, read once to run the same hash on the GPU. */
+export function robeParams(codes: unknown): RobeParams | undefined {
+  if (!(codes instanceof RobeCodes)) return undefined;
+  const c = codes as unknown as { seedWord?: unknown; salts?: unknown };
+  const blocks = Math.ceil(codes.dim / codes.block);
+  if (typeof c.seedWord !== 'number' || !(c.salts instanceof Uint32Array) || c.salts.length !== blocks) return undefined;
+  const p: RobeParams = { seedWord: c.seedWord >>> 0, salts: c.salts, block: codes.block };
+  // The WGSL port must agree with codesInto (mod any M, codes taken mod M): check a few
+  // values at M = 2^32 - 5 (no wrap in practice) and a small prime, else use CPU codes.
+  const out = new Uint32Array(codes.dim);
+  for (const [f, v] of [[0, 0], [3, 12345], [25, 0xffffffff]]) {
+    codes.codesInto(f, v, out, 0);
+    for (const m of [4294967291, 1009]) {
+      for (let j = 0; j < codes.dim; j++) if (out[j] % m !== robeLocation(p, f, v, j, m)) return undefined;
+    }
+  }
+  return p;
+}
+
 function sortedByKey(m: ScmaMapping): boolean {
   const { features: f, values: v } = m;
   for (let i = 1; i < v.length; i++) if (f[i - 1] > f[i] || (f[i - 1] === f[i] && v[i - 1] >= v[i])) return false;
@@ -68,11 +106,13 @@ function sortedByKey(m: ScmaMapping): boolean {
 /**
  * How locations are computed on the GPU for a spec: full tables by row, HashNetCodes
  * by its hash, a ScmaMapping by binary search in its sorted keys (when sorted and
- * within the device's binding size), any other LocationCodes from CPU codes per pair.
+ * within the device's binding size), RobeCodes by its block hash, any other
+ * LocationCodes from CPU codes per pair.
  */
 export function locateMode(spec: EmbeddingSpec, maxBindingBytes = Infinity): LocateMode {
   if (spec.kind === 'full') return 'rows';
   if (hashParams(spec.codes)) return 'hash';
+  if (spec.kind === 'robe' && robeParams(spec.codes)) return 'robe';
   const m = spec.codes;
   if (m instanceof ScmaMapping && hashParams(m.fallback) && m.codes.byteLength <= maxBindingBytes && sortedByKey(m)) return 'scma';
   return 'codes';
@@ -165,6 +205,11 @@ export class WebGpuEmbedding implements EmbeddingLayer {
 
     let hp: { seedWord: number; salts: Uint32Array } | undefined;
     if (this.mode === 'hash' && o.spec.kind !== 'full') hp = hashParams(o.spec.codes);
+    if (this.mode === 'robe' && o.spec.kind !== 'full') {
+      const rp = robeParams(o.spec.codes)!;
+      hp = rp;
+      this.paramWords[9] = rp.block;
+    }
     if (this.mode === 'scma' && o.spec.kind !== 'full') {
       const m = o.spec.codes as ScmaMapping;
       hp = hashParams(m.fallback);
@@ -267,13 +312,13 @@ export class WebGpuEmbedding implements EmbeddingLayer {
     const dd = this.dedupe;
     q.writeBuffer(this.params, 0, pw);
     q.writeBuffer(b.keyA, 0, keys);
-    if (this.mode === 'hash' || this.mode === 'scma') q.writeBuffer(b.keyB, 0, dd.uv.subarray(0, nu));
+    if (hashesOnGpu(this.mode)) q.writeBuffer(b.keyB, 0, dd.uv.subarray(0, nu));
     q.writeBuffer(b.idx, 0, dd.idx.subarray(0, n));
     q.writeBuffer(b.offsets, 0, dd.offsets.subarray(0, nu + 1));
     q.writeBuffer(b.occ, 0, dd.occ.subarray(0, n));
 
     const locateEntries: [number, GPUBuffer][] = [[1, b.keyA], [4, b.locs]];
-    if (this.mode === 'hash' || this.mode === 'scma') locateEntries.push([2, b.keyB], [3, this.salts!]);
+    if (hashesOnGpu(this.mode)) locateEntries.push([2, b.keyB], [3, this.salts!]);
     if (this.mode === 'scma') locateEntries.push([5, this.map!.f], [6, this.map!.v], [7, this.map!.codes]);
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();

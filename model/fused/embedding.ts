@@ -16,8 +16,8 @@ import { EMBEDDING_PARAM_ID, initialMemory } from '../embedding/memory-init.js';
 import { paramRng } from '../init.js';
 import { BatchDedupe } from '../embedding/webgpu-dedupe.js';
 import type { DedupeResult } from './dedupe-pool.js';
-import { fillLocateKeys, hashParams, locateMode } from '../embedding/webgpu.js';
-import { applyShader, GATHER_SHADER, locateShader, SCATTER_SHADER, WORKGROUP, type LocateMode } from '../embedding/webgpu-shaders.js';
+import { fillLocateKeys, hashParams, locateMode, robeParams } from '../embedding/webgpu.js';
+import { applyShader, GATHER_SHADER, hashesOnGpu, locateShader, SCATTER_SHADER, WORKGROUP, type LocateMode } from '../embedding/webgpu-shaders.js';
 import { Gpu, type Binding } from './gpu.js';
 
 interface BatchSet {
@@ -115,6 +115,11 @@ export class FusedEmbedding {
     this.gsum = gpu.buffer(floats);
     let hp: ReturnType<typeof hashParams>;
     if (spec.kind !== 'full' && this.mode === 'hash') hp = hashParams(spec.codes);
+    if (spec.kind !== 'full' && this.mode === 'robe') {
+      const rp = robeParams(spec.codes)!;
+      hp = rp;
+      this.paramWords[9] = rp.block;
+    }
     if (spec.kind !== 'full' && this.mode === 'scma') {
       const m = spec.codes as ScmaMapping;
       hp = hashParams(m.fallback);
@@ -152,8 +157,8 @@ export class FusedEmbedding {
     this.staged = { n, nu, dd, keys: fillLocateKeys(this.mode, this.spec, this.locator, dd, this.keys) };
   }
 
-  /** Uploads the staged batch into set s; returns its distinct pair count. */
-  upload(s: number): number {
+  /** Uploads the staged batch into set s, with the rate of its step (a schedule changes it per step); returns its distinct pair count. */
+  upload(s: number, learningRate: number): number {
     const st = this.staged;
     if (!st) throw new Error('FusedEmbedding.upload before stage');
     this.grow(st.n, st.nu);
@@ -165,10 +170,11 @@ export class FusedEmbedding {
     pw[1] = st.nu;
     pw[5] = this.grid(st.nu * d)[2];
     pw[6] = this.grid(st.n * d)[2];
+    new Float32Array(pw.buffer)[7] = learningRate;
     q.writeBuffer(set.params, 0, pw);
     if (st.keys.length) q.writeBuffer(set.keyA, 0, st.keys);
     const dd = st.dd;
-    if (this.mode === 'hash' || this.mode === 'scma') q.writeBuffer(set.keyB, 0, dd.uv, 0, st.nu);
+    if (hashesOnGpu(this.mode)) q.writeBuffer(set.keyB, 0, dd.uv, 0, st.nu);
     q.writeBuffer(set.idx, 0, dd.idx, 0, st.n);
     q.writeBuffer(set.offsets, 0, dd.offsets, 0, st.nu + 1);
     q.writeBuffer(set.occ, 0, dd.occ, 0, st.n);
@@ -222,7 +228,7 @@ export class FusedEmbedding {
     switch (op) {
       case 'locate':
         entries = [[0, set.params], [1, set.keyA], [4, locs]];
-        if (this.mode === 'hash' || this.mode === 'scma') entries.push([2, set.keyB], [3, this.salts!]);
+        if (hashesOnGpu(this.mode)) entries.push([2, set.keyB], [3, this.salts!]);
         if (this.mode === 'scma') entries.push([5, this.map!.f], [6, this.map!.v], [7, this.map!.codes]);
         break;
       case 'gather':

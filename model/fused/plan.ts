@@ -12,6 +12,12 @@
  *   dX = G W^T, masked by X > 0 where X is itself a ReLU output (ReLU's gradient)
  *   dW = X^T G (split over rows into partial sums), db = column sums of G (likewise)
  *   W -= lr * sum(partials), b -= lr * sum(partials)     (after dX: dX needs the old W)
+ * or with dense Adagrad (DLRM's --optimizer adagrad, as torch.optim.Adagrad and the
+ * tfjs model): G += g^2, W -= lr g / (sqrt(G) + eps), G from 0.
+ *
+ * The rate is not part of the program: the update ops read it from the per-step
+ * buffer 'lr' (one float), so a learning-rate schedule writes it per step and the
+ * recorded dispatches stay as they are.
  */
 import { NUM_FEATURES } from '../embedding/layer.js';
 import { fillNormal, paramRng } from '../init.js';
@@ -62,7 +68,8 @@ export type Op =
   | { op: 'loss-sum'; rowLoss: string; acc: string; rows: number }
   | { op: 'sigmoid'; logits: string; out: string; rows: number }
   | { op: 'colsum'; g: string; part: string; rows: number; width: number; splits: number }
-  | { op: 'sgd'; param: string; part: string; size: number; splits: number }
+  | { op: 'sgd'; param: string; part: string; lr: string; size: number; splits: number }
+  | { op: 'adagrad'; param: string; accum: string; part: string; lr: string; size: number; splits: number }
   | { op: 'scatter'; grad: string }
   | { op: 'apply' };
 
@@ -135,14 +142,21 @@ export interface FusedProgram {
 
 /** Buffer names of dense parameter i (denseParams order). */
 export const paramBuffer = (p: DenseParam) => `param:${p.name}`;
+/** Buffer of a dense parameter's Adagrad sum of squared gradients. */
+export const accumBuffer = (p: DenseParam) => `accum:${p.name}`;
+/** Name in saved state (optimizer list) of that sum, as the tfjs model names it. */
+export const accumStateName = (p: DenseParam) => `dense.adagrad.${p.name}`;
+
+export type DenseOptimizer = 'sgd' | 'adagrad';
 
 /**
  * The op list of one training step (train) or one forward pass (predict) at `rows` rows.
  * Buffers: dense [rows,13], label [rows], E / dE [rows,26,d], bottom.i / top.i layer
  * outputs, Z [rows, d+351], dZ, gA / gB (gradient ping-pong), partW / partB (split-K
- * partial sums), dlogit, rowLoss, prob, loss (2 floats: sum of batch means, steps).
+ * partial sums), dlogit, rowLoss, prob, loss (2 floats: sum of batch means, steps),
+ * lr (the step's rate), accum:* (dense Adagrad's sums, when denseOptimizer is adagrad).
  */
-export function buildProgram(shape: FusedShape, rows: number, mode: 'train' | 'predict'): FusedProgram {
+export function buildProgram(shape: FusedShape, rows: number, mode: 'train' | 'predict', denseOptimizer: DenseOptimizer = 'sgd'): FusedProgram {
   const { d } = shape;
   const sizes = new Map<string, number>();
   const need = (name: string, floats: number) => sizes.set(name, Math.max(sizes.get(name) ?? 0, floats));
@@ -182,6 +196,10 @@ export function buildProgram(shape: FusedShape, rows: number, mode: 'train' | 'p
   need('dlogit', rows);
   need('rowLoss', rows);
   need('loss', 2);
+  need('lr', 1);
+  if (denseOptimizer === 'adagrad') for (const p of params) need(accumBuffer(p), p.shape.reduce((a, b) => a * b, 1));
+  const update = (param: string, part: string, size: number, splits: number): Op =>
+    denseOptimizer === 'adagrad' ? { op: 'adagrad', param, accum: param.replace(/^param:/, 'accum:'), part, lr: 'lr', size, splits } : { op: 'sgd', param, part, lr: 'lr', size, splits };
   ops.push({ op: 'loss', logits, label: 'label', dlogit: 'dlogit', rowLoss: 'rowLoss', rows }, { op: 'loss-sum', rowLoss: 'rowLoss', acc: 'loss', rows });
   const other = (g: string) => (g === 'gA' ? 'gB' : 'gA');
   /** Backward through layers ls (last first) from G; returns dL/d(input) where wanted. */
@@ -203,7 +221,7 @@ export function buildProgram(shape: FusedShape, rows: number, mode: 'train' | 'p
       const sb = rowSplits(rows, tiles(l.out));
       need('partB', sb * l.out);
       ops.push({ op: 'colsum', g, part: 'partB', rows, width: l.out, splits: sb });
-      ops.push({ op: 'sgd', param: l.w, part: 'partW', size: l.in * l.out, splits: sw }, { op: 'sgd', param: l.b, part: 'partB', size: l.out, splits: sb });
+      ops.push(update(l.w, 'partW', l.in * l.out, sw), update(l.b, 'partB', l.out, sb));
       if (dst) g = dst;
     }
     return g;

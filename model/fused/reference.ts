@@ -4,22 +4,55 @@
  * tfjs model (same init, same batches) to check the program itself; the GPU check
  * (bench/fused-check.ts) compares the kernels' results with the tfjs model.
  *
- * Embedding memory here is a flat array addressed by Locator.flatInto's locations,
- * updated like the webgpu layer does: gradients summed per location, then one
- * SGD or Adagrad step per touched location.
+ * Embedding memory here is a flat array, updated like the webgpu layer does:
+ * gradients summed per location, then one SGD or Adagrad step per touched location.
+ * Locations come from the locate kernel's JS port where the GPU hashes (HashNet,
+ * ROBE: embedding/webgpu.ts), else from Locator.flatInto (the CPU layers' own).
+ *
+ * precision 64 runs the same program in float64 (every buffer a Float64Array): the
+ * yardstick bench/fused-check uses to tell an implementation's float32 rounding from
+ * a fault, where Adagrad amplifies rounding (docs/gpu-step.md, Correctness).
  */
 import type { DlrmConfig, TrainBatch } from '../types.js';
 import { ADAGRAD_EPS, NUM_FEATURES } from '../embedding/layer.js';
 import { Locator } from '../embedding/locations.js';
 import { initialMemory } from '../embedding/memory-init.js';
-import { buildProgram, initialDense, NUM_PAIRS, pairIndex, paramBuffer, type DenseParam, type FusedProgram, type FusedShape, type Op } from './plan.js';
+import { hashParams, locateMode, robeLocation, robeParams } from '../embedding/webgpu.js';
+import { fmix32, hash2 } from '../../core/hash.js';
+import { accumBuffer, accumStateName, buildProgram, initialDense, NUM_PAIRS, pairIndex, paramBuffer, type DenseOptimizer, type DenseParam, type FusedProgram, type FusedShape, type Op } from './plan.js';
+
+/** A buffer of the reference: float32 as the GPU keeps it, or float64 (precision 64). */
+export type Vec = Float32Array | Float64Array;
 
 export interface ReferenceEmbedding {
   locator: Locator;
-  memory: Float32Array;
+  memory: Vec;
   /** Adagrad accumulator (undefined for SGD). */
-  accum: Float32Array | undefined;
+  accum: Vec | undefined;
   learningRate: number;
+}
+
+/**
+ * Flat locations of every element of a batch, as the fused step's locate kernel
+ * computes them: HashNet and ROBE by the JS port of their WGSL hash, the rest
+ * (full-table rows, SCMA, CPU codes) by Locator.flatInto.
+ */
+export function locateLikeGpu(locator: Locator, cats: Uint32Array, rows: number): Int32Array {
+  const spec = locator.spec;
+  const d = locator.dim;
+  const out = new Int32Array(rows * NUM_FEATURES * d);
+  const mode = locateMode(spec);
+  if (spec.kind !== 'full' && (mode === 'hash' || mode === 'robe')) {
+    const m = spec.memoryFloats;
+    const hp = mode === 'hash' ? hashParams(spec.codes)! : undefined;
+    const rp = mode === 'robe' ? robeParams(spec.codes)! : undefined;
+    for (let k = 0; k < rows * NUM_FEATURES; k++) {
+      const f = k % NUM_FEATURES;
+      for (let j = 0; j < d; j++) out[k * d + j] = rp ? robeLocation(rp, f, cats[k], j, m) : (fmix32(hash2(f, cats[k], hp!.seedWord) ^ hp!.salts[j]) >>> 0) % m;
+    }
+    return out;
+  }
+  return locator.flatInto(cats, rows, out);
 }
 
 export interface ReferenceBatch {
@@ -28,8 +61,9 @@ export interface ReferenceBatch {
 }
 
 /** Runs `program` over `bufs` (created with zeros as needed, parameters given by the caller). */
-export function runReference(program: FusedProgram, bufs: Map<string, Float32Array>, emb: ReferenceEmbedding, batch: ReferenceBatch, d: number, lr: number): void {
-  for (const [name, n] of program.sizes) if (!bufs.has(name) || bufs.get(name)!.length < n) bufs.set(name, new Float32Array(n));
+export function runReference(program: FusedProgram, bufs: Map<string, Vec>, emb: ReferenceEmbedding, batch: ReferenceBatch, d: number, precision: 32 | 64 = 32): void {
+  const alloc = (n: number): Vec => (precision === 64 ? new Float64Array(n) : new Float32Array(n));
+  for (const [name, n] of program.sizes) if (!bufs.has(name) || bufs.get(name)!.length < n) bufs.set(name, alloc(n));
   const get = (name: string) => bufs.get(name)!;
   let locs: Int32Array = new Int32Array(0);
   let pendingSums = new Map<number, number>();
@@ -38,7 +72,7 @@ export function runReference(program: FusedProgram, bufs: Map<string, Float32Arr
   function runOp(op: Op): void {
     switch (op.op) {
       case 'locate':
-        locs = emb.locator.flatInto(batch.cats, batch.rows, new Int32Array(batch.rows * NUM_FEATURES * d));
+        locs = locateLikeGpu(emb.locator, batch.cats, batch.rows);
         return;
       case 'gather': {
         const e = get(op.out);
@@ -50,7 +84,7 @@ export function runReference(program: FusedProgram, bufs: Map<string, Float32Arr
       case 'interact': {
         const [x, e, z] = [get(op.x), get(op.e), get(op.z)];
         const w = d + NUM_PAIRS;
-        const t = new Float32Array((NUM_FEATURES + 1) * d);
+        const t = alloc((NUM_FEATURES + 1) * d);
         for (let r = 0; r < op.rows; r++) {
           t.set(x.subarray(r * d, r * d + d), 0);
           t.set(e.subarray(r * NUM_FEATURES * d, (r + 1) * NUM_FEATURES * d), d);
@@ -68,7 +102,7 @@ export function runReference(program: FusedProgram, bufs: Map<string, Float32Arr
       case 'interact-backward': {
         const [x, e, dz, dx, de] = [get(op.x), get(op.e), get(op.dz), get(op.dx), get(op.de)];
         const w = d + NUM_PAIRS;
-        const t = new Float32Array((NUM_FEATURES + 1) * d);
+        const t = alloc((NUM_FEATURES + 1) * d);
         for (let r = 0; r < op.rows; r++) {
           t.set(x.subarray(r * d, r * d + d), 0);
           t.set(e.subarray(r * NUM_FEATURES * d, (r + 1) * NUM_FEATURES * d), d);
@@ -119,11 +153,22 @@ export function runReference(program: FusedProgram, bufs: Map<string, Float32Arr
         return;
       }
       case 'sgd': {
-        const [p, part] = [get(op.param), get(op.part)];
+        const [p, part, lr] = [get(op.param), get(op.part), get(op.lr)[0]];
         for (let i = 0; i < op.size; i++) {
           let g = 0;
           for (let s = 0; s < op.splits; s++) g += part[s * op.size + i];
           p[i] = p[i] - g * lr;
+        }
+        return;
+      }
+      case 'adagrad': {
+        // torch.optim.Adagrad and the tfjs model: G += g^2; w -= lr g / (sqrt(G) + eps).
+        const [p, acc, part, lr] = [get(op.param), get(op.accum), get(op.part), get(op.lr)[0]];
+        for (let i = 0; i < op.size; i++) {
+          let g = 0;
+          for (let s = 0; s < op.splits; s++) g += part[s * op.size + i];
+          acc[i] = acc[i] + g * g;
+          p[i] = p[i] - (g * lr) / (Math.sqrt(acc[i]) + ADAGRAD_EPS);
         }
         return;
       }
@@ -149,7 +194,7 @@ export function runReference(program: FusedProgram, bufs: Map<string, Float32Arr
   }
 }
 
-function matmul(op: Extract<Op, { op: 'matmul' }>, a: Float32Array, b: Float32Array, c: Float32Array, extra: Float32Array | undefined): void {
+function matmul(op: Extract<Op, { op: 'matmul' }>, a: Vec, b: Vec, c: Vec, extra: Vec | undefined): void {
   const { M, N, K, transA, transB, splits } = op;
   const chunk = Math.ceil(K / splits);
   for (let s = 0; s < splits; s++) {
@@ -188,30 +233,52 @@ export function relativeDiff(a: ArrayLike<number>, b: ArrayLike<number>): number
 /** The fused program as a model on the CPU: same init as the tfjs model and the GPU step. */
 export class FusedReference {
   readonly shape: FusedShape;
-  readonly dense: [DenseParam, Float32Array][];
+  readonly dense: [DenseParam, Vec][];
   readonly emb: ReferenceEmbedding;
-  private readonly bufs = new Map<string, Float32Array>();
-  private readonly lr: number;
+  readonly precision: 32 | 64;
+  private readonly denseOptimizer: DenseOptimizer;
+  private readonly bufs = new Map<string, Vec>();
 
-  constructor(config: DlrmConfig) {
+  constructor(config: DlrmConfig, opts: { precision?: 32 | 64 } = {}) {
+    this.precision = opts.precision ?? 32;
+    const wide = (v: Float32Array): Vec => (this.precision === 64 ? Float64Array.from(v) : v);
+    const alloc = (n: number): Vec => (this.precision === 64 ? new Float64Array(n) : new Float32Array(n));
     this.shape = { d: config.embeddingDim, bottom: config.bottomMlp, top: config.topMlp };
-    this.lr = config.learningRate;
-    this.dense = initialDense(this.shape, config.seed);
-    for (const [p, v] of this.dense) this.bufs.set(paramBuffer(p), v);
+    this.denseOptimizer = config.denseOptimizer ?? 'sgd';
+    this.dense = initialDense(this.shape, config.seed).map(([p, v]) => [p, wide(v)]);
+    for (const [p, v] of this.dense) {
+      this.bufs.set(paramBuffer(p), v);
+      if (this.denseOptimizer === 'adagrad') this.bufs.set(accumBuffer(p), alloc(v.length)); // G starts at 0
+    }
     const locator = new Locator(config.embedding, config.embeddingDim);
     this.emb = {
       locator,
-      memory: initialMemory(config.embedding, locator, config.embeddingDim, config.seed),
-      accum: config.embeddingOptimizer === 'adagrad' ? new Float32Array(locator.memoryFloats) : undefined,
+      memory: wide(initialMemory(config.embedding, locator, config.embeddingDim, config.seed)),
+      accum: config.embeddingOptimizer === 'adagrad' ? alloc(locator.memoryFloats) : undefined,
       learningRate: config.learningRate,
     };
+    this.setLearningRate(config.learningRate);
+  }
+
+  /** The rate of the next steps, dense and embedding alike (what a schedule sets per step). */
+  setLearningRate(lr: number): void {
+    // float32 as the GPU's uniform holds it (float64 keeps it exact).
+    this.bufs.set('lr', this.precision === 64 ? Float64Array.of(lr) : Float32Array.of(lr));
+    this.emb.learningRate = this.bufs.get('lr')![0];
+  }
+
+  /** Dense Adagrad's sums, as the tfjs model exports them (empty for SGD). */
+  denseAccumulators(): { name: string; values: Vec }[] {
+    if (this.denseOptimizer !== 'adagrad') return [];
+    return this.dense.map(([p]) => ({ name: accumStateName(p), values: this.bufs.get(accumBuffer(p))! }));
   }
 
   private run(batch: TrainBatch, mode: 'train' | 'predict'): void {
-    const program = buildProgram(this.shape, batch.rows, mode);
-    this.bufs.set('dense', batch.dense.subarray(0, batch.rows * 13));
-    if (batch.label) this.bufs.set('label', batch.label.subarray(0, batch.rows));
-    runReference(program, this.bufs, this.emb, batch, this.shape.d, this.lr);
+    const program = buildProgram(this.shape, batch.rows, mode, this.denseOptimizer);
+    const input = (a: Float32Array): Vec => (this.precision === 64 ? Float64Array.from(a) : a);
+    this.bufs.set('dense', input(batch.dense.subarray(0, batch.rows * 13)));
+    if (batch.label) this.bufs.set('label', input(batch.label.subarray(0, batch.rows)));
+    runReference(program, this.bufs, this.emb, batch, this.shape.d, this.precision);
   }
 
   /** One step; returns its mean loss. */
@@ -221,7 +288,7 @@ export class FusedReference {
     return this.bufs.get('loss')![0];
   }
 
-  predict(batch: TrainBatch): Float32Array {
+  predict(batch: TrainBatch): Vec {
     this.run(batch, 'predict');
     return this.bufs.get('prob')!.slice(0, batch.rows);
   }

@@ -270,18 +270,44 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 }
 `;
 
-/** param -= lr * (sum of its split partial gradients). */
-export const SGD_SHADER = /* wgsl */ `
-struct P { size: u32, splits: u32, lr: f32, _p0: u32 };
+/** The step's rate: a uniform of its buffer set, written with the batch (a schedule changes it per step). */
+const STEP_RATE = /* wgsl */ `
+struct P { size: u32, splits: u32, _p0: u32, _p1: u32 };
+struct Step { lr: f32, _s0: f32, _s1: f32, _s2: f32 };
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read_write> param: array<f32>;
 @group(0) @binding(2) var<storage, read> part: array<f32>;
+@group(0) @binding(3) var<uniform> step: Step;
+`;
+
+/** param -= lr * (sum of its split partial gradients). */
+export const SGD_SHADER = /* wgsl */ `${STEP_RATE}
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x;
   if (i >= p.size) { return; }
   var g = 0.0;
   for (var s = 0u; s < p.splits; s++) { g = g + part[s * p.size + i]; }
-  param[i] = param[i] - g * p.lr;
+  param[i] = param[i] - g * step.lr;
 }
 `;
+
+/**
+ * Dense Adagrad, as torch.optim.Adagrad and the tfjs model (model/dlrm.ts) step:
+ * G += g^2; param -= (g lr) / (sqrt(G) + eps), G from 0, eps outside the sqrt.
+ */
+export function adagradShader(eps: number): string {
+  return /* wgsl */ `${STEP_RATE}
+@group(0) @binding(4) var<storage, read_write> accum: array<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  if (i >= p.size) { return; }
+  var g = 0.0;
+  for (var s = 0u; s < p.splits; s++) { g = g + part[s * p.size + i]; }
+  let a = accum[i] + g * g;
+  accum[i] = a;
+  param[i] = param[i] - (g * step.lr) / (sqrt(a) + ${eps.toExponential()});
+}
+`;
+}

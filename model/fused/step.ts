@@ -16,12 +16,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { PipelineError } from '../../core/errors.js';
 import type { Dlrm, DlrmConfig, ModelState, TrainBatch } from '../types.js';
-import { NUM_FEATURES, pick } from '../embedding/layer.js';
+import { invalidOption } from '../../core/errors.js';
+import { ADAGRAD_EPS, NUM_FEATURES, pick } from '../embedding/layer.js';
 import { FusedEmbedding, type EmbeddingOp } from './embedding.js';
 import { DedupePool, defaultDedupeWorkers, type DedupeResult } from './dedupe-pool.js';
 import { Gpu, MAP_READ, COPY_DST, type Binding } from './gpu.js';
-import { buildProgram, denseParams, type DenseParam, initialDense, MATMUL_TILE, NUM_DENSE_INPUTS, pairTable, paramBuffer, type FusedProgram, type FusedShape, type Op } from './plan.js';
-import { COLSUM_SHADER, interactBackwardShader, interactShader, LOSS_SHADER, LOSS_SUM_SHADER, matmulShader, SGD_SHADER, SIGMOID_SHADER } from './shaders.js';
+import { accumBuffer, accumStateName, buildProgram, denseParams, type DenseOptimizer, type DenseParam, initialDense, MATMUL_TILE, NUM_DENSE_INPUTS, pairTable, paramBuffer, type FusedProgram, type FusedShape, type Op } from './plan.js';
+import { adagradShader, COLSUM_SHADER, interactBackwardShader, interactShader, LOSS_SHADER, LOSS_SUM_SHADER, matmulShader, SGD_SHADER, SIGMOID_SHADER } from './shaders.js';
 
 /** What this model uses of tfjs-backend-webgpu's WebGPUBackend (4.22). */
 interface TfWebGpuBackend {
@@ -47,6 +48,8 @@ interface Recorded {
 }
 
 const f32bits = (x: number) => new Uint32Array(new Float32Array([x]).buffer)[0];
+/** Buffers held per buffer set (two, so batch k+1 uploads while step k runs). */
+const SET_BUFFERS = new Set(['dense', 'label', 'lr']);
 
 export class FusedDlrm implements Dlrm {
   readonly config: DlrmConfig;
@@ -57,7 +60,11 @@ export class FusedDlrm implements Dlrm {
   private readonly shape: FusedShape;
   private readonly params = new Map<string, GPUBuffer>();
   private readonly paramList: DenseParam[];
-  private readonly sets: { dense: GPUBuffer; label: GPUBuffer }[] = [];
+  /** Per buffer set: the batch's inputs and its step's rate (a uniform, written with the batch). */
+  private readonly sets: { dense: GPUBuffer; label: GPUBuffer; lr: GPUBuffer }[] = [];
+  private readonly denseOptimizer: DenseOptimizer;
+  /** The rate of the next queued step (setLearningRate); each step takes it when queued. */
+  private lr: number;
   private readonly work = new Map<string, GPUBuffer>();
   private readonly pairs: GPUBuffer;
   private readonly lossAcc: GPUBuffer;
@@ -95,8 +102,14 @@ export class FusedDlrm implements Dlrm {
     this.gpu = new Gpu(device ?? this.tfBackend!.device);
     this.shape = { d: config.embeddingDim, bottom: config.bottomMlp, top: config.topMlp };
     this.paramList = denseParams(this.shape);
+    this.denseOptimizer = config.denseOptimizer ?? 'sgd';
+    this.lr = config.learningRate;
     this.embedding = new FusedEmbedding(this.gpu, config.embedding, config.embeddingDim, config.learningRate, config.embeddingOptimizer, config.seed);
-    for (const [p, values] of initialDense(this.shape, config.seed)) this.params.set(paramBuffer(p), this.gpu.upload(values));
+    for (const [p, values] of initialDense(this.shape, config.seed)) {
+      this.params.set(paramBuffer(p), this.gpu.upload(values));
+      // Dense Adagrad's sums start at 0, as torch.optim.Adagrad's and the tfjs model's (new buffers are zero-filled).
+      if (this.denseOptimizer === 'adagrad') this.params.set(accumBuffer(p), this.gpu.buffer(values.length));
+    }
     this.pairs = this.gpu.upload(pairTable());
     this.lossAcc = this.gpu.buffer(2);
     this.lossStaging = this.gpu.device.createBuffer({ size: 16, usage: MAP_READ | COPY_DST });
@@ -113,6 +126,12 @@ export class FusedDlrm implements Dlrm {
   /** Waits for every chained step to be submitted; throws the first error among them. */
   private async drain(): Promise<void> {
     while (this.pending.length) await this.pending.shift();
+  }
+
+  /** The rate of the steps queued from now on (a schedule sets it per step): written with each step's batch, no recompile. */
+  setLearningRate(lr: number): void {
+    if (!(Number.isFinite(lr) && lr > 0)) throw invalidOption('learning-rate', 'must be a positive number', lr);
+    this.lr = lr;
   }
 
   get steps(): number {
@@ -136,9 +155,9 @@ export class FusedDlrm implements Dlrm {
     this.sets.length = 0;
     this.clearPrograms();
     const sizes = new Map<string, number>();
-    for (const mode of ['train', 'predict'] as const) for (const [k, n] of buildProgram(this.shape, rows, mode).sizes) sizes.set(k, Math.max(n, sizes.get(k) ?? 0));
-    for (const [name, n] of sizes) if (!name.startsWith('param:') && name !== 'dense' && name !== 'label' && name !== 'loss') this.work.set(name, this.gpu.buffer(n));
-    for (let s = 0; s < 2; s++) this.sets.push({ dense: this.gpu.buffer(rows * NUM_DENSE_INPUTS), label: this.gpu.buffer(rows) });
+    for (const mode of ['train', 'predict'] as const) for (const [k, n] of buildProgram(this.shape, rows, mode, this.denseOptimizer).sizes) sizes.set(k, Math.max(n, sizes.get(k) ?? 0));
+    for (const [name, n] of sizes) if (!this.params.has(name) && !SET_BUFFERS.has(name) && name !== 'loss') this.work.set(name, this.gpu.buffer(n));
+    for (let s = 0; s < 2; s++) this.sets.push({ dense: this.gpu.buffer(rows * NUM_DENSE_INPUTS), label: this.gpu.buffer(rows), lr: this.gpu.uniform(4) });
     this.rowCap = rows;
   }
 
@@ -148,7 +167,7 @@ export class FusedDlrm implements Dlrm {
   }
 
   private buf(name: string, set: number): GPUBuffer {
-    if (name === 'dense' || name === 'label') return this.sets[set][name];
+    if (name === 'dense' || name === 'label' || name === 'lr') return this.sets[set][name];
     if (name === 'loss') return this.lossAcc;
     const b = this.params.get(name) ?? this.work.get(name);
     if (!b) throw new Error(`fused step: no buffer ${name}`);
@@ -161,7 +180,7 @@ export class FusedDlrm implements Dlrm {
     let r = this.programs.get(key);
     if (r && r.generation === this.embedding.generation) return r;
     if (r) for (const u of r.uniforms) u.destroy();
-    const program = buildProgram(this.shape, rows, mode);
+    const program = buildProgram(this.shape, rows, mode, this.denseOptimizer);
     const uniforms: GPUBuffer[] = [];
     const sets = [0, 1].map((s) => program.ops.map((op) => this.dispatchOf(op, s, program, uniforms)));
     r = { sets, uniforms, generation: this.embedding.generation };
@@ -228,7 +247,11 @@ export class FusedDlrm implements Dlrm {
       }
       case 'sgd': {
         const pipe = gpu.pipeline('sgd', () => SGD_SHADER);
-        return make(pipe, [[0, uni([op.size, op.splits, f32bits(this.config.learningRate), 0])], [1, b(op.param)], [2, b(op.part)]], [Math.ceil(op.size / 256), 1, 1]);
+        return make(pipe, [[0, uni([op.size, op.splits, 0, 0])], [1, b(op.param)], [2, b(op.part)], [3, b(op.lr)]], [Math.ceil(op.size / 256), 1, 1]);
+      }
+      case 'adagrad': {
+        const pipe = gpu.pipeline('adagrad', () => adagradShader(ADAGRAD_EPS));
+        return make(pipe, [[0, uni([op.size, op.splits, 0, 0])], [1, b(op.param)], [2, b(op.part)], [3, b(op.lr)], [4, b(op.accum)]], [Math.ceil(op.size / 256), 1, 1]);
       }
     }
   }
@@ -248,7 +271,7 @@ export class FusedDlrm implements Dlrm {
   }
 
   /** Checks a batch, stages its CPU part, waits until its buffer set is free and uploads it; returns the set. */
-  private async prepare(batch: TrainBatch, needLabel: boolean, deduped?: DedupeResult): Promise<{ set: number; unique: number; rows: number }> {
+  private async prepare(batch: TrainBatch, needLabel: boolean, lr: number, deduped?: DedupeResult): Promise<{ set: number; unique: number; rows: number }> {
     const rows = checkBatch(batch, needLabel);
     if (this.uploaded) {
       await this.uploaded;
@@ -266,7 +289,8 @@ export class FusedDlrm implements Dlrm {
     this.flushTf();
     q.writeBuffer(this.sets[set].dense, 0, batch.dense, 0, rows * NUM_DENSE_INPUTS);
     if (needLabel) q.writeBuffer(this.sets[set].label, 0, batch.label!, 0, rows);
-    const unique = this.embedding.upload(set);
+    q.writeBuffer(this.sets[set].lr, 0, Float32Array.of(lr, 0, 0, 0));
+    const unique = this.embedding.upload(set, lr);
     return { set, unique, rows };
   }
 
@@ -289,6 +313,7 @@ export class FusedDlrm implements Dlrm {
       // Dedupe on a worker now; upload and submit once it is done and the steps before are out.
       this.pool ??= new DedupePool(this.poolWorkers);
       const deduped = this.pool.dedupe(batch.cats, rows);
+      const lr = this.lr; // this step's rate: the caller may set the next one before it is submitted
       deduped.catch(() => {}); // surfaced by the chained step
       const prev = this.chain;
       const step = (async () => {
@@ -296,7 +321,7 @@ export class FusedDlrm implements Dlrm {
         const t = performance.now();
         const d = await deduped;
         this.waitMs += performance.now() - t;
-        await this.trainOn(batch, d);
+        await this.trainOn(batch, lr, d);
       })();
       step.catch(() => {}); // surfaced by drain()
       this.chain = step;
@@ -307,12 +332,12 @@ export class FusedDlrm implements Dlrm {
       return;
     }
     await this.drain();
-    await this.trainOn(batch);
+    await this.trainOn(batch, this.lr);
     this.step++;
   }
 
-  private async trainOn(batch: TrainBatch, deduped?: DedupeResult): Promise<void> {
-    const { set, unique, rows } = await this.prepare(batch, true, deduped);
+  private async trainOn(batch: TrainBatch, lr: number, deduped?: DedupeResult): Promise<void> {
+    const { set, unique, rows } = await this.prepare(batch, true, lr, deduped);
     const r = this.recorded('train', rows);
     this.submit(this.encode(r.sets[set], unique), set);
     this.lastStep = { set, unique };
@@ -364,7 +389,7 @@ export class FusedDlrm implements Dlrm {
 
   async predict(batch: TrainBatch): Promise<Float32Array> {
     await this.drain();
-    const { set, unique, rows } = await this.prepare(batch, false);
+    const { set, unique, rows } = await this.prepare(batch, false, this.lr);
     const r = this.recorded('predict', rows);
     this.submit(this.encode(r.sets[set], unique), set);
     return (await this.gpu.read(this.buf('prob', set), rows)).subarray(0, rows);
@@ -376,6 +401,10 @@ export class FusedDlrm implements Dlrm {
     const dense = [];
     for (const p of this.paramList) dense.push({ name: p.name, shape: p.shape.slice(), values: await this.gpu.read(this.params.get(paramBuffer(p))!, p.shape.reduce((a, b) => a * b, 1)) });
     const { embedding, optimizer } = await this.embedding.exportState();
+    // Dense Adagrad's sums after the embedding's, named and ordered as the tfjs model saves them.
+    if (this.denseOptimizer === 'adagrad') {
+      for (const p of this.paramList) optimizer.push({ name: accumStateName(p), shape: p.shape.slice(), values: await this.gpu.read(this.params.get(accumBuffer(p))!, p.shape.reduce((a, b) => a * b, 1)) });
+    }
     return { dense, embedding, optimizer, step: this.step };
   }
 
@@ -387,8 +416,17 @@ export class FusedDlrm implements Dlrm {
     const values = this.paramList.map((p) => pick(state.dense, p.name, p.shape));
     if (state.dense.length !== this.paramList.length) throw new PipelineError('ERR_STATE_MISMATCH', `saved state has ${state.dense.length} dense arrays, this model has ${this.paramList.length}`);
     const writeEmbedding = this.embedding.checkState(state);
+    // Dense Adagrad sums (a checkpoint); a saved model has none, and then they stay as
+    // they are (0 in a new model), as in the tfjs model.
+    const accums = this.denseOptimizer !== 'adagrad' ? [] : this.paramList.map((p) => {
+      const a = state.optimizer.find((x) => x.name === accumStateName(p));
+      const size = p.shape.reduce((x, y) => x * y, 1);
+      if (a && a.values?.length !== size) throw new PipelineError('ERR_STATE_MISMATCH', `saved ${a.name} has ${a.values?.length} values, this model needs ${size}`, { field: a.name });
+      return a?.values;
+    });
     this.flushTf();
     this.paramList.forEach((p, i) => this.gpu.device.queue.writeBuffer(this.params.get(paramBuffer(p))!, 0, values[i]));
+    accums.forEach((a, i) => a && this.gpu.device.queue.writeBuffer(this.params.get(accumBuffer(this.paramList[i]))!, 0, a));
     writeEmbedding();
     this.step = Number.isInteger(state.step) ? state.step : 0;
   }

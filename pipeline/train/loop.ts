@@ -166,7 +166,8 @@ export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSet
         continue; // replaying the prefix a checkpoint already trained on
       }
       // DLRM's schedule: the rate of step k (1-based) is a function of k alone, so a resume
-      // gets the same rates. (createDlrm does not pick the fused, run-ahead step for it.)
+      // gets the same rates. A run-ahead model (the fused step) takes the rate with the
+      // step it queues, so setting it before queueStep is enough.
       if (scheduled) model.setLearningRate?.(scheduledLr(s.learningRate, step + 1, s.lrSchedule));
       if (runAhead) {
         await model.queueStep!(batch);
