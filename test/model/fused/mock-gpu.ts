@@ -6,6 +6,12 @@
  * uniform bindings get uniform buffers and storage bindings storage ones, writes
  * and copies stay inside their buffers, dispatch sizes are within the limits, and
  * nothing uses a destroyed buffer. Problems are collected in `problems`.
+ *
+ * Writes land in the buffers' bytes, so a test can see what a dispatch would read:
+ * `submitted` lists, per submitted command buffer, the learning rate each update
+ * dispatch was bound to (the dense updates' `step.lr` at binding 3, the embedding
+ * update's `p.lr`, word 7 of its binding 0), read when the dispatch is encoded (every
+ * write for that step is queued before it, none after).
  */
 const UNIFORM = 0x40;
 const STORAGE = 0x80;
@@ -23,6 +29,7 @@ export class MockGpu {
   dispatches = 0;
   submits = 0;
   readonly shaders: string[] = [];
+  readonly submitted: { rates: number[] }[] = [];
 
   device(): GPUDevice {
     const problem = (p: string) => {
@@ -60,7 +67,7 @@ export class MockGpu {
         const code = compute.module.code;
         const declared = new Map<number, 'uniform' | 'storage'>();
         for (const m of code.matchAll(/@binding\((\d+)\)\s*var<(uniform|storage)/g)) declared.set(Number(m[1]), m[2] as 'uniform' | 'storage');
-        return { getBindGroupLayout: () => ({ declared }) };
+        return { code, getBindGroupLayout: () => ({ declared }) };
       },
       createBindGroup({ layout, entries }: { layout: { declared: Map<number, string> }; entries: { binding: number; resource: { buffer: MockBuffer } }[] }) {
         const given = entries.map((e) => e.binding).sort((a, b) => a - b);
@@ -76,17 +83,24 @@ export class MockGpu {
         return { entries };
       },
       createCommandEncoder() {
+        const rates: number[] = [];
         return {
           beginComputePass() {
-            let bound = false;
+            let bound: { binding: number; resource: { buffer: MockBuffer } }[] | undefined;
+            let code = '';
+            const f32 = (binding: number, word: number) => new Float32Array(bound!.find((e) => e.binding === binding)!.resource.buffer.data)[word];
             return {
-              setPipeline() {},
-              setBindGroup(_i: number, g: { entries: { resource: { buffer: MockBuffer } }[] }) {
+              setPipeline(pipe: { code: string }) {
+                code = pipe.code;
+              },
+              setBindGroup(_i: number, g: { entries: { binding: number; resource: { buffer: MockBuffer } }[] }) {
                 for (const e of g.entries) live(e.resource.buffer, 'dispatch');
-                bound = true;
+                bound = g.entries;
               },
               dispatchWorkgroups(x: number, y = 1, z = 1) {
                 if (!bound) problem('dispatch without a bind group');
+                else if (code.includes('step.lr')) rates.push(f32(3, 0));
+                else if (code.includes('p.lr')) rates.push(f32(0, 7));
                 for (const n of [x, y, z]) if (!(Number.isInteger(n) && n >= 1 && n <= MAX_WORKGROUPS)) problem(`dispatch (${x}, ${y}, ${z}) outside 1..${MAX_WORKGROUPS}`);
                 self.dispatches++;
               },
@@ -98,7 +112,7 @@ export class MockGpu {
             live(dst, 'copy destination');
             if (so + n > src.size || d0 + n > dst.size) problem(`copy of ${n} bytes outside its buffers (${src.size}, ${dst.size})`);
           },
-          finish: () => ({}),
+          finish: () => ({ rates }),
         };
       },
       queue: {
@@ -108,9 +122,11 @@ export class MockGpu {
           const bytes = (size ?? (data.length ?? data.byteLength) - dataOff) * per;
           if (off + bytes > b.size) problem(`writeBuffer of ${bytes} bytes at ${off} into a buffer of ${b.size}`);
           if (bytes % 4 !== 0) problem(`writeBuffer of ${bytes} bytes (not a multiple of 4)`);
+          else if (off + bytes <= b.size) new Uint8Array(b.data, off, bytes).set(new Uint8Array(data.buffer, data.byteOffset + dataOff * per, bytes));
         },
-        submit() {
+        submit(cmds: { rates?: number[] }[]) {
           self.submits++;
+          for (const c of cmds) if (c.rates?.length) self.submitted.push({ rates: c.rates });
         },
         onSubmittedWorkDone: async () => {},
       },

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { FusedDlrm } from '../../../model/fused/step.js';
-import { defaultModelImpl, createDlrm } from '../../../model/dlrm.js';
+import { chooseModelImpl, defaultModelImpl, createDlrm } from '../../../model/dlrm.js';
 import { selectBackend } from '../../../model/backend.js';
 import { buildProgram } from '../../../model/fused/plan.js';
 import { hashNetCodes } from '../../../scma/codes.js';
@@ -16,6 +16,28 @@ t.test('fused is the default on webgpu only, and refuses other backends clearly'
   await t.rejects(createDlrm(tinyConfig('hashnet'), { backend: 'cpu', log: () => {}, embeddingImpl: 'fast' }), { message: /embedding-impl: must be one of auto, fused, composite, cpu-sparse, webgpu/ });
 });
 
+t.test('auto on webgpu picks fused for every option set the tfjs model runs: schedule, dense Adagrad, every kind', async (t) => {
+  t.equal(chooseModelImpl('auto', 'webgpu'), 'fused');
+  t.equal(chooseModelImpl('auto', 'wasm'), 'auto', 'elsewhere the tfjs model picks its layer');
+  t.equal(chooseModelImpl('auto', 'cpu'), 'auto');
+  t.equal(chooseModelImpl('fused', 'webgpu'), 'fused');
+  t.equal(chooseModelImpl('webgpu', 'webgpu'), 'webgpu', 'an explicit layer is kept');
+  t.equal(chooseModelImpl('composite', 'webgpu'), 'composite');
+  t.throws(() => chooseModelImpl('fused', 'wasm'), { code: 'ERR_BACKEND', message: /fused needs the webgpu backend, the current one is wasm/ });
+  t.throws(() => chooseModelImpl('fast', 'webgpu'), { message: /embedding-impl: must be one of auto, fused, composite, cpu-sparse, webgpu/ });
+  // What used to make auto fall back on webgpu now builds the fused model (on a mock device: no GPU here).
+  for (const over of [{ denseOptimizer: 'adagrad' as const }, { embeddingOptimizer: 'adagrad' as const, denseOptimizer: 'adagrad' as const }]) {
+    for (const kind of ['full', 'hashnet', 'scma', 'robe'] as const) {
+      const mock = new MockGpu();
+      const m = new FusedDlrm(tinyConfig(kind, over), mock.device());
+      m.setLearningRate(0.05);
+      await m.queueStep(randomBatch(32, 6, 1));
+      m.dispose();
+      t.same(mock.problems, [], `${kind} ${JSON.stringify(over)}`);
+    }
+  }
+});
+
 // The host side of the fused model on a recording device: bind groups match the
 // shaders, writes fit their buffers, dispatches are within limits, across batch
 // sizes that grow and shrink, prediction, and state round trips.
@@ -23,6 +45,7 @@ const cases: [string, DlrmConfig][] = [
   ['full/sgd', tinyConfig('full')],
   ['hashnet (GPU hash)/adagrad', tinyConfig('hashnet', { embedding: { kind: 'hashnet', memoryFloats: 997, codes: hashNetCodes(4, 3) }, embeddingOptimizer: 'adagrad' })],
   ['scma (CPU codes)/sgd', tinyConfig('scma')],
+  ['robe (GPU block hash)/adagrad, dense adagrad', tinyConfig('robe', { embeddingOptimizer: 'adagrad', denseOptimizer: 'adagrad' })],
 ];
 for (const [name, cfg] of cases) {
   t.test(`fused host code on a mock device: ${name}`, async (t) => {
@@ -48,6 +71,41 @@ for (const [name, cfg] of cases) {
     m.dispose();
     t.same(mock.problems, []);
     t.ok(mock.shaders.some((s) => s.includes('var<workgroup> As')), 'the tiled matmul was built');
+    if (cfg.embedding.kind === 'robe') {
+      t.equal(m.embedding.mode, 'robe', 'ROBE locates on the GPU');
+      t.ok(mock.shaders.some((s) => s.includes('let c = j / p.block')), 'with the block hash');
+    }
+    if (cfg.denseOptimizer === 'adagrad') {
+      t.ok(mock.shaders.some((s) => s.includes('accum[i] = a')), 'the dense Adagrad kernel was built');
+      t.equal(state.optimizer.filter((o) => o.name.startsWith('dense.adagrad.')).length, state.dense.length, 'one saved Adagrad sum per dense array');
+      t.throws(() => m.importState({ ...state, optimizer: state.optimizer.map((o) => (o.name.startsWith('dense.adagrad.') ? { ...o, values: o.values.subarray(1) } : o)) }), { code: 'ERR_STATE_MISMATCH', message: /dense\.adagrad\..* has \d+ values/ });
+    }
+  });
+}
+
+// A schedule's rate reaches the kernels of the step it was set for: the dense updates
+// through the set's rate uniform, the embedding update through its params. Big batches
+// are deduped on a worker and submitted later; each must keep the rate it was queued with.
+for (const workers of [0, 1]) {
+  t.test(`each step's updates read the rate set before it was queued (${workers ? 'worker dedupe, submitted later' : 'main thread'})`, async (t) => {
+    const cfg = tinyConfig('hashnet', { embedding: { kind: 'hashnet', memoryFloats: 997, codes: hashNetCodes(4, 3) }, denseOptimizer: 'adagrad' });
+    const mock = new MockGpu();
+    const m = new FusedDlrm(cfg, mock.device(), { dedupeWorkers: workers, dedupeMinRows: 64 });
+    const rates = [0.5, 0.25, 0.125, 0.0625, 0.03125];
+    for (const [i, lr] of rates.entries()) {
+      m.setLearningRate(lr);
+      await m.queueStep(randomBatch(64 + i, 6, 20 + i));
+    }
+    await m.takeLoss();
+    m.dispose();
+    const updates = buildProgram({ d: 4, bottom: cfg.bottomMlp, top: cfg.topMlp }, 64, 'train', 'adagrad').ops.filter((o) => o.op === 'adagrad').length + 1;
+    t.equal(mock.submitted.length, rates.length, 'one step per queued batch');
+    mock.submitted.forEach((s, i) => {
+      t.equal(s.rates.length, updates, `step ${i + 1}: every update dispatch reads a rate`);
+      t.same([...new Set(s.rates)], [Math.fround(rates[i])], `step ${i + 1}: rate ${rates[i]}`);
+    });
+    t.same(mock.problems, []);
+    t.throws(() => m.setLearningRate(0), { message: /learning-rate: must be a positive number/ });
   });
 }
 
