@@ -55,7 +55,9 @@ function reads(op: Op): string[] {
     case 'colsum':
       return [op.g];
     case 'sgd':
-      return [op.param, op.part];
+      return [op.param, op.part, op.lr];
+    case 'adagrad':
+      return [op.param, op.accum, op.part, op.lr];
     case 'scatter':
       return [op.grad];
     default:
@@ -85,23 +87,24 @@ function writes(op: Op): string[] {
 
 t.test('buildProgram: every buffer is written before it is read, weights change only after their last read', async (t) => {
   const shape = { d: 16, bottom: [13, 512, 256, 64, 16], top: [512, 256, 1] };
-  for (const mode of ['train', 'predict'] as const) {
-    const { ops, sizes } = buildProgram(shape, 2048, mode);
-    const inputs = new Set(['dense', 'label', 'loss', ...denseParams(shape).map((p) => `param:${p.name}`)]);
+  for (const [mode, opt] of [['train', 'sgd'], ['train', 'adagrad'], ['predict', 'sgd']] as const) {
+    const { ops, sizes } = buildProgram(shape, 2048, mode, opt);
+    const inputs = new Set(['dense', 'label', 'loss', 'lr', ...denseParams(shape).flatMap((p) => [`param:${p.name}`, `accum:${p.name}`])]);
     const written = new Set<string>();
     const problems: string[] = [];
     ops.forEach((op, i) => {
       for (const r of reads(op)) if (!inputs.has(r) && !written.has(r)) problems.push(`op ${i} (${op.op}) reads ${r} before anything wrote it`);
       for (const w of writes(op)) written.add(w);
       for (const name of [...reads(op), ...writes(op)]) if (!sizes.has(name)) problems.push(`${name} has no size`);
-      if (op.op === 'sgd') {
-        const later = ops.slice(i + 1).some((o) => reads(o).includes(op.param) && o.op !== 'sgd');
+      if (op.op === 'sgd' || op.op === 'adagrad') {
+        const later = ops.slice(i + 1).some((o) => reads(o).includes(op.param) && o.op !== op.op);
         if (later) problems.push(`${op.param} is read after its update`);
       }
     });
-    t.same(problems, [], mode);
-    const updates = ops.filter((o) => o.op === 'sgd').length;
-    t.equal(updates, mode === 'train' ? denseParams(shape).length : 0, `${mode}: one update per dense parameter`);
+    t.same(problems, [], `${mode} ${opt}`);
+    const updates = ops.filter((o) => o.op === opt).length;
+    t.equal(updates, mode === 'train' ? denseParams(shape).length : 0, `${mode}: one ${opt} update per dense parameter`);
+    t.equal(ops.filter((o) => o.op === (opt === 'sgd' ? 'adagrad' : 'sgd')).length, 0, `${mode}: no update of the other kind`);
   }
   const big = buildProgram({ d: 128, bottom: [13, 512, 256, 128], top: [1024, 1024, 512, 256, 1] }, 65536, 'train');
   const split = big.ops.filter((o) => o.op === 'matmul' && o.splits > 1);
