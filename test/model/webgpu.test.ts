@@ -74,6 +74,7 @@ t.test('locateMode: which GPU path each kind of location codes takes', async (t)
   t.equal(locateMode(specFor('full', 4, 6)), 'rows');
   t.equal(locateMode({ kind: 'hashnet', memoryFloats: 97, codes: hashNetCodes(4, 3) }), 'hash', 'HashNet hash ported to WGSL');
   t.equal(locateMode(specFor('hashnet', 4, 6)), 'codes', 'arbitrary LocationCodes: CPU codes per distinct value');
+  t.equal(locateMode(specFor('robe', 4, 6)), 'robe', 'ROBE block hash ported to WGSL');
   const b = emptyFeatureBatch(50);
   const rng = mulberry32(4);
   for (let f = 0; f < F; f++) for (let r = 0; r < 50; r++) b.cats[f][r] = Math.floor(rng() * 10);
