@@ -17,8 +17,7 @@ import { PipelineError } from '../../core/errors.js';
 import type { EvalMetrics } from '../../core/metrics.js';
 import { saveCheckpoint, type TrainCheckpoint } from '../../model/checkpoint.js';
 import type { Dlrm, TrainBatch } from '../../model/types.js';
-import { batchRows } from '../../stages/batcher.js';
-import { shuffleBatches } from '../../stages/shuffle.js';
+import { shuffledTrainBatches } from '../../stages/shuffle-batcher.js';
 import { evaluateRows } from './evaluation.js';
 import { MetricsFile } from './metrics-file.js';
 import type { TrainSettings } from './options.js';
@@ -80,7 +79,7 @@ export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSet
   const totalSteps = stepsPerEpoch !== undefined ? stepsPerEpoch * nEpochs : undefined;
 
   const epochBatches = (epoch: number): AsyncIterable<TrainBatch> =>
-    batchRows(shuffleBatches(source.epochRows(), { capacity: s.shuffleBuffer, seed: shuffleSeed(seed, epoch) }), { batchSize });
+    shuffledTrainBatches(source.epochRows(), { capacity: s.shuffleBuffer, seed: shuffleSeed(seed, epoch), batchSize });
 
   let lastVal: EvalMetrics | null = null;
   let lastTest: EvalMetrics | null = null;
