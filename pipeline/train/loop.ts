@@ -21,6 +21,7 @@ import { shuffledTrainBatches } from '../../stages/shuffle-batcher.js';
 import { evaluateRows } from './evaluation.js';
 import { MetricsFile } from './metrics-file.js';
 import type { TrainSettings } from './options.js';
+import { inputThreadAvailable, threadedTrainBatches } from './input-thread.js';
 import { prefetch } from './prefetch.js';
 import type { TrainSource } from './source.js';
 
@@ -78,8 +79,14 @@ export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSet
   const stepsPerEpoch = initialPlan ? Math.ceil((initialPlan.train.end - initialPlan.train.start) / batchSize) : undefined;
   const totalSteps = stepsPerEpoch !== undefined ? stepsPerEpoch * nEpochs : undefined;
 
+  // Shards are read, shuffled and batched on a worker thread when it can start (the
+  // same batches in the same order); stdin, and a bundle without the worker's file, in this thread.
+  const threaded = s.inputThread && source.shards !== undefined && inputThreadAvailable();
+  if (s.inputThread && source.shards && !threaded) log('train: the input worker thread is not available here; reading shards on the main thread');
   const epochBatches = (epoch: number): AsyncIterable<TrainBatch> =>
-    shuffledTrainBatches(source.epochRows(), { capacity: s.shuffleBuffer, seed: shuffleSeed(seed, epoch), batchSize });
+    threaded
+      ? threadedTrainBatches({ input: source.shards!.input, range: source.shards!.train, verify: true, capacity: s.shuffleBuffer, seed: shuffleSeed(seed, epoch), batchSize }, Math.max(2, s.prefetch))
+      : shuffledTrainBatches(source.epochRows(), { capacity: s.shuffleBuffer, seed: shuffleSeed(seed, epoch), batchSize });
 
   let lastVal: EvalMetrics | null = null;
   let lastTest: EvalMetrics | null = null;
