@@ -47,6 +47,8 @@ export interface MovementOptions {
   config: Omit<RunConfig, 'kind' | 'compression'>;
   exportDir: string | null;
   out: string | null;
+  /** JSON lines also to stdout (the command line; tests keep stdout for TAP). */
+  print: boolean;
   log: (line: string) => void;
 }
 
@@ -98,6 +100,7 @@ export function parseMovementArgs(argv: string[]): MovementOptions {
     },
     exportDir: a.export ?? null,
     out: a.out ?? null,
+    print: true,
     log: (line) => process.stderr.write(line + '\n'),
   };
 }
@@ -173,7 +176,7 @@ export async function runMovement(o: MovementOptions): Promise<Record<string, un
   const emit = (l: Record<string, unknown>) => {
     lines.push(l);
     if (o.out) appendFileSync(o.out, JSON.stringify(l) + '\n');
-    process.stdout.write(JSON.stringify(l) + '\n');
+    if (o.print) process.stdout.write(JSON.stringify(l) + '\n');
   };
   if (o.out) {
     mkdirSync(path.dirname(o.out), { recursive: true });
