@@ -6,6 +6,7 @@
  *        [--bottom 13-32-8] [--top 64-1] [--lr 0.05] [--optimizer adagrad]
  *        [--kinds full,hashnet,scma] [--compression 1/16] [--seed 1] [--backend wasm]
  *        [--export DIR] [--out bench/results/movement.jsonl]
+ *   node dist/bench/movement.js --report ours.jsonl,torch.jsonl     # the markdown table
  *
  * Trains each kind exactly as bench/quality does (bench/quality-run.ts: same model,
  * rows, order and steps), saves the embedding memory before the first and after the
@@ -16,7 +17,7 @@
  * dense and embedding weights, and our full tables after training (raw little-endian
  * arrays described by DIR/meta.json).
  */
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { NUM_CAT, NUM_DENSE, type FeatureBatch } from '../core/schema.js';
@@ -204,6 +205,40 @@ export async function runMovement(o: MovementOptions): Promise<Record<string, un
   return lines;
 }
 
+type Line = Record<string, unknown>;
+
+function fmt(x: unknown, digits = 3): string {
+  return typeof x === 'number' && Number.isFinite(x) ? x.toPrecision(digits) : '-';
+}
+
+/**
+ * A markdown table of the JSON lines of bench/movement.ts and bench/torch_dlrm_movement.py:
+ * per optimizer and band, RMS(move) / RMS(initial) for each (impl, kind), then test AUC.
+ */
+export function movementTable(lines: Line[]): string {
+  const cols: [string, string][] = [['ours', 'full'], ['torch', 'full'], ['ours', 'hashnet'], ['ours', 'scma']];
+  const head = ['optimizer', 'band (training rows)', 'values', 'share of lookups', ...cols.map(([i, k]) => `${k} (${i})`)];
+  const out = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`];
+  const opts = [...new Set(lines.filter((l) => l.type === 'band').map((l) => `${l.optimizer} lr ${l.lr}`))];
+  for (const opt of opts) {
+    const bands = lines.filter((l) => l.type === 'band' && `${l.optimizer} lr ${l.lr}` === opt);
+    const ref = bands.filter((l) => l.impl === 'ours' && l.kind === 'full');
+    const total = ref.reduce((s, b) => s + (b.occurrences as number), 0);
+    for (const b of ref) {
+      const cell = ([impl, kind]: [string, string]) => fmt(bands.find((l) => l.impl === impl && l.kind === kind && l.band === b.band)?.ratio);
+      out.push(`| ${opt} | ${b.band} | ${b.values} | ${((100 * (b.occurrences as number)) / total).toFixed(1)}% | ${cols.map(cell).join(' | ')} |`);
+    }
+    const runs = lines.filter((l) => l.type === 'run' && `${l.optimizer} lr ${l.lr}` === opt);
+    const auc = ([impl, kind]: [string, string]) => fmt(runs.find((l) => l.impl === impl && l.kind === kind)?.auc, 4);
+    out.push(`| ${opt} | test AUC | | | ${cols.map(auc).join(' | ')} |`);
+  }
+  return out.join('\n') + '\n';
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  await runMovement(parseMovementArgs(process.argv.slice(2)));
+  const i = process.argv.indexOf('--report');
+  if (i >= 0) {
+    const lines = process.argv[i + 1].split(',').flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line));
+    process.stdout.write(movementTable(lines));
+  } else await runMovement(parseMovementArgs(process.argv.slice(2)));
 }

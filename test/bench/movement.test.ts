@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BAND_EDGES, bandLabel, bandOf, locator, movementStats, valueList } from '../../bench/movement-stats.js';
-import { parseMovementArgs, runMovement } from '../../bench/movement.js';
+import { movementTable, parseMovementArgs, runMovement } from '../../bench/movement.js';
 import { emptyFeatureBatch, NUM_CAT } from '../../core/schema.js';
 import { Locator } from '../../model/embedding/locations.js';
 import { hashNetCodes } from '../../scma/codes.js';
@@ -107,6 +107,14 @@ t.test('a reduced run: every kind, bands over all values, and the export the PyT
   // Full tables under SGD: a value seen in more rows collects more gradient.
   const full = lines.filter((l) => l.type === 'band' && l.kind === 'full');
   t.ok((full[1].rmsMove as number) > (full[0].rmsMove as number), 'values seen 10-99 times move further than values seen 1-9 times');
+  // The markdown table: a row per band and one of AUCs; PyTorch's column empty until its lines are given.
+  const torchBand = { ...full[0], impl: 'torch', ratio: 0.123456 };
+  const table = movementTable([...lines, torchBand]).trim().split('\n');
+  t.equal(table.length, 2 + BAND_EDGES.length + 1);
+  t.ok(table.every((l) => l.split('|').length === 10), 'every row has 8 cells');
+  t.match(table[2], /^\| sgd lr 0\.1 \| 1-9 \| \d+ \| [\d.]+% \| [\d.e+-]+ \| 0\.123 \| [\d.e+-]+ \| [\d.e+-]+ \|$/);
+  t.match(table[3], /\| 10-99 \|.*\| - \|/, 'no torch figure for a band it did not report');
+  t.match(table.at(-1)!, /test AUC \| \| \| 0\.\d{4} \| - \| 0\.\d{4} \| 0\.\d{4} \|$/);
   const meta = JSON.parse(await readFile(path.join(exportDir, 'meta.json'), 'utf8'));
   const trainRows = config.trainRows as number;
   const tableFloats = meta.tableRows.reduce((a: number, b: number) => a + b, 0) * 4;
