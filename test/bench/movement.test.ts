@@ -112,7 +112,7 @@ t.test('a reduced run: every kind, bands over all values, and the export the PyT
   const table = movementTable([...lines, torchBand]).trim().split('\n');
   t.equal(table.length, 2 + BAND_EDGES.length + 1);
   t.ok(table.every((l) => l.split('|').length === 10), 'every row has 8 cells');
-  t.match(table[2], /^\| sgd lr 0\.1 \| 1-9 \| \d+ \| [\d.]+% \| [\d.e+-]+ \| 0\.123 \| [\d.e+-]+ \| [\d.e+-]+ \|$/);
+  t.match(table[2], /^\| sgd lr 0\.1 \| 1-9 \| \d+ \| [\d.]+% \| [\d.e+-]+ \([\d.e+-]+\) \| 0\.123 \([\d.e+-]+\) \| [\d.e+-]+ \([\d.e+-]+\) \| [\d.e+-]+ \([\d.e+-]+\) \|$/);
   t.match(table[3], /\| 10-99 \|.*\| - \|/, 'no torch figure for a band it did not report');
   t.match(table.at(-1)!, /test AUC \| \| \| 0\.\d{4} \| - \| 0\.\d{4} \| 0\.\d{4} \|$/);
   const meta = JSON.parse(await readFile(path.join(exportDir, 'meta.json'), 'utf8'));
