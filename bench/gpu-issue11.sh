@@ -42,4 +42,4 @@ timeout 300 $M --rows "$ROWS" --kinds full,hashnet,scma --compression 1/16 --see
   --export /tmp/movement-export --out "$OUT/movement-h200-ours.jsonl" > /dev/null 2> "$OUT/movement-ours.log"
 t movement ours; cat "$OUT/movement-ours.log"
 timeout 300 $PY "$TORCH_PY" --data /tmp/movement-export --threads "$(( $(nproc) / 2 ))" --out "$OUT/movement-h200-torch.jsonl" > /dev/null 2> "$OUT/movement-torch.log"
-t movement torch; grep -v Warning "$OUT/movement-torch.log" | tail -n 3; grep -h '"type": "run"\|agreement' "$OUT/movement-h200-torch.jsonl" | cut -c1-300
+t movement torch; tail -n 3 "$OUT/movement-torch.log"; grep -h '"type": "run"\|agreement' "$OUT/movement-h200-torch.jsonl" | cut -c1-300

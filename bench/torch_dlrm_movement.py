@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -123,6 +124,8 @@ def main():
     ap.add_argument("--out")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    # torch.optim.Adagrad's sparse path warns once per run about unchecked sparse invariants.
+    warnings.filterwarnings("ignore", message="Sparse invariant checks")
     meta = json.load(open(os.path.join(a.data, "meta.json")))
     d, n, nt, edges = meta["d"], meta["rows"], meta["testRows"], meta["bandEdges"]
     dense = torch.from_numpy(load(a.data, meta, "trainDense", "<f4", (n, 13)))
