@@ -37,6 +37,8 @@ const { values: args } = parseArgs({
     device: { type: 'string', default: 'unknown' },
     // fraction: the last 10% is the test set; dlrm: DLRM's Kaggle split (the last seventh halved into test and validation), as facebookresearch/dlrm's own run splits the same rows.
     split: { type: 'string', default: 'fraction' },
+    // on: shard input on a worker thread (train's default); off: on the main thread, for the comparison.
+    'input-thread': { type: 'string', default: 'on' },
     // --only-synth: write the TSV (for a peer's pipeline to start on) and stop; --reuse: keep the work dir's TSV.
     'only-synth': { type: 'boolean', default: false },
     reuse: { type: 'boolean', default: false },
@@ -110,6 +112,7 @@ for (const shapeName of args.shapes!.split(',')) {
       epochs: Number(args.epochs),
       compression: kind === 'full' ? undefined : Number(args.compression),
       split,
+      inputThread: args['input-thread'] !== 'off',
       seed,
       backend: args.backend,
       printFreq: 50,
@@ -120,6 +123,7 @@ for (const shapeName of args.shapes!.split(',')) {
         device: args.device,
         rows,
         split: args.split,
+        inputThread: args['input-thread'] !== 'off',
         shape: shapeName,
         kind,
         backend: s.backend,

@@ -38,17 +38,20 @@ export type FromWorker =
   | { type: 'end' }
   | { type: 'error'; error: WorkerError };
 
-const workerUrl = new URL('./input-worker.js', import.meta.url);
-
 /**
- * Whether the worker's file is there to start: it is wherever the compiled package is;
- * a single-file bundle of an entry point (the GPU machine's) may not carry it.
+ * The worker's file: input-worker.js beside this module in the compiled package, or
+ * input-worker.mjs beside a bundle of an entry point (the GPU machine's bundles are
+ * made one per entry, and the worker is bundled as an entry of its own there).
  */
+const workerUrl = ['./input-worker.js', './input-worker.mjs'].map((f) => new URL(f, import.meta.url)).find((u) => u.protocol === 'file:' && existsSync(fileURLToPath(u)));
+
+/** Whether the worker's file is there to start (a bundle may not carry it). */
 export function inputThreadAvailable(): boolean {
-  return workerUrl.protocol === 'file:' && existsSync(fileURLToPath(workerUrl));
+  return workerUrl !== undefined;
 }
 
 export async function* threadedTrainBatches(epoch: EpochInput, depth = 4): AsyncGenerator<TrainBatch> {
+  if (!workerUrl) throw new Error('the input worker file is not available (see inputThreadAvailable)');
   const worker = new Worker(workerUrl, { workerData: epoch });
   const queue: TrainBatch[] = [];
   let ended = false;
