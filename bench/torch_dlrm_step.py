@@ -3,7 +3,10 @@ memory sizes, Zipf-skewed ids and plain SGD, timed per step on the GPU.
 
     python3 bench/torch_dlrm_step.py [--steps 20] [--warmup 3] [--batch 2048]
         [--shapes kaggle,large] [--kinds full,hashnet,scma] [--memory-floats 16777216]
-        [--max-rows 200000]
+        [--max-rows 200000] [--threads N]
+
+--threads N (CPU runs): torch.set_num_threads(N); the line records it, so
+bench/gpu-step.ts --torch can give a ratio per thread count (bench/cpu-step.sh).
 
 Prints one JSON line per configuration. HashNet/SCMA read one shared 1-D array of
 M floats at locations (code mod M) computed on the GPU from (feature, id, j); full
@@ -85,7 +88,10 @@ def main():
     ap.add_argument("--kinds", default="full,hashnet,scma")
     ap.add_argument("--memory-floats", type=int, default=16 * 1024 * 1024)
     ap.add_argument("--max-rows", type=int, default=200000)
+    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     a = ap.parse_args()
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(1)
     counts = [min(n, a.max_rows) for n in KAGGLE_COUNTS]
@@ -119,13 +125,16 @@ def main():
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
+            c0 = time.process_time()
             for i in range(a.steps):
                 last = step(a.warmup + i).item()  # syncs every step, as trainStep reads its loss
             ms = (time.perf_counter() - t0) * 1000 / a.steps
+            # CPU time of all threads per step: far below ms x threads means shared cores.
+            cpu_ms = (time.process_time() - c0) * 1000 / a.steps
             print(json.dumps({
                 "backend": "torch-" + dev.type, "device": torch.cuda.get_device_name() if dev.type == "cuda" else "cpu",
                 "torch": torch.__version__, "shape": shape, "d": d, "kind": kind, "batch": a.batch,
-                "memory_floats": model.memory.numel(), "steps": a.steps, "ms_per_step": round(ms, 2),
+                "threads": torch.get_num_threads(), "memory_floats": model.memory.numel(), "steps": a.steps, "ms_per_step": round(ms, 2), "cpu_ms_per_step": round(cpu_ms, 2),
                 "samples_per_s": round(a.batch * 1000 / ms), "loss": round(last, 4),
             }), flush=True)
             del model, opt

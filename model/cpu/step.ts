@@ -13,8 +13,8 @@
  *
  * Same initialisation (plan.ts initialDense, embedding/memory-init.ts), same state
  * names and the same sparse update as the tfjs model with the cpu-sparse layer
- * (gradients summed per location, then one SGD or Adagrad step per touched
- * location), so checkpoints move between the two. The MLP trains with SGD;
+ * (Adagrad: gradients summed per location, then one step per touched location;
+ * SGD: the same up to rounding), so checkpoints move between the two. The MLP trains with SGD;
  * createDlrm falls back to the tfjs model for --optimizer adagrad.
  */
 import { invalidOption, PipelineError } from '../../core/errors.js';
@@ -94,11 +94,17 @@ export class CpuDlrm implements Dlrm {
     this.locator = new Locator(config.embedding, this.d);
     this.memory = initialMemory(config.embedding, this.locator, this.d, config.seed);
     this.accum = config.embeddingOptimizer === 'adagrad' ? new Float32Array(this.locator.memoryFloats) : undefined;
-    this.gradSum = new Float32Array(this.locator.memoryFloats);
-    this.seen = new Uint8Array(this.locator.memoryFloats);
+    // Adagrad's per-location sums (SGD needs none).
+    this.gradSum = new Float32Array(this.accum ? this.locator.memoryFloats : 0);
+    this.seen = new Uint8Array(this.accum ? this.locator.memoryFloats : 0);
     this.embedding = { kind: config.embedding.kind, impl: 'cpu-step', dim: this.d, memoryFloats: this.locator.memoryFloats };
     this.t = new Float32Array((NUM_FEATURES + 1) * this.d);
     this.dt = new Float32Array((NUM_FEATURES + 1) * this.d);
+  }
+
+  /** Multiply-adds the matmuls have done so far (bench/gpu-step.ts reports GFLOP/s). */
+  get matmulMacs(): number {
+    return this.mm.macs;
   }
 
   get steps(): number {
@@ -232,10 +238,19 @@ export class CpuDlrm implements Dlrm {
     return loss;
   }
 
-  /** Sums dE per location, then one SGD or Adagrad step per touched location (as cpu-sparse does). */
+  /**
+   * Adagrad: sums dE per location, then one step per touched location (as cpu-sparse
+   * does: Adagrad must see the summed gradient). SGD: each element's gradient goes
+   * straight into the memory; the same update up to float rounding (m - a - b
+   * against m - (a + b)), with one random access per element instead of three.
+   */
   private updateEmbedding(n: number): void {
     const { locs, de: g, gradSum: sum, seen, touched, memory: mem, accum: acc } = this;
     const lr = this.lr;
+    if (!acc) {
+      for (let i = 0; i < n; i++) mem[locs[i]] -= lr * g[i];
+      return;
+    }
     let t = 0;
     for (let i = 0; i < n; i++) {
       const l = locs[i];
@@ -245,22 +260,13 @@ export class CpuDlrm implements Dlrm {
       }
       sum[l] += g[i];
     }
-    if (acc) {
-      for (let i = 0; i < t; i++) {
-        const l = touched[i];
-        const gl = sum[l];
-        acc[l] += gl * gl;
-        mem[l] -= (lr * gl) / (Math.sqrt(acc[l]) + ADAGRAD_EPS);
-        sum[l] = 0;
-        seen[l] = 0;
-      }
-    } else {
-      for (let i = 0; i < t; i++) {
-        const l = touched[i];
-        mem[l] -= lr * sum[l];
-        sum[l] = 0;
-        seen[l] = 0;
-      }
+    for (let i = 0; i < t; i++) {
+      const l = touched[i];
+      const gl = sum[l];
+      acc[l] += gl * gl;
+      mem[l] -= (lr * gl) / (Math.sqrt(acc[l]) + ADAGRAD_EPS);
+      sum[l] = 0;
+      seen[l] = 0;
     }
   }
 
