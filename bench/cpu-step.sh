@@ -8,8 +8,11 @@
 #
 # batches: comma-separated (default 128,2048). PYTHON: an interpreter with torch
 # (`python3 -m venv /tmp/venv && /tmp/venv/bin/pip install torch`; never the
-# project's). Each batch runs PyTorch with 1 then 2 threads, then ours; our lines
-# carry torch_<n>t_samples_per_s and ratio_<n>t = our samples/s / PyTorch's.
+# project's). Each batch runs PyTorch with sparse embedding gradients (the fair
+# peer of our sparse update) on 1 then 2 threads, PyTorch's dense-gradient form (the
+# bench's default, as the SCMA reference code) on 2, then ours; our lines carry
+# torch_<n>t_samples_per_s and ratio_<n>t = our samples/s / PyTorch's (sparse), and
+# ratio_dense_2t.
 # STEPS_SMALL / STEPS_BIG (default 20 / 5): timed steps below / from batch 1024.
 # DEVICE names the machine in the lines (default: the CPU model and core count).
 set -euo pipefail
@@ -23,8 +26,10 @@ for b in ${BATCHES//,/ }; do
   if [ "$b" -ge 1024 ]; then steps=${STEPS_BIG:-5}; warm=2; else steps=${STEPS_SMALL:-20}; warm=5; fi
   : > "$tmp"
   for th in 1 2; do
-    "$PYTHON" bench/torch_dlrm_step.py --shapes kaggle --batch "$b" --threads "$th" --steps "$steps" --warmup "$warm" | tee -a "$tmp"
+    "$PYTHON" bench/torch_dlrm_step.py --shapes kaggle --batch "$b" --threads "$th" --steps "$steps" --warmup "$warm" --sparse | tee -a "$tmp"
   done
+  "$PYTHON" bench/torch_dlrm_step.py --shapes kaggle --batch "$b" --threads 2 --steps "$steps" --warmup "$warm" | tee -a "$tmp"
+
   node dist/bench/gpu-step.js --backend wasm --shapes kaggle --kinds full,hashnet,scma --batch "$b" --impl cpu-step,cpu-sparse \
     --steps "$steps" --warmup "$warm" --sync-steps 0 --torch "$tmp" --device "$DEVICE"
 done

@@ -16,7 +16,8 @@
  * --torch: JSON lines of bench/torch_dlrm_step.py on the same device; each of our
  * lines with a PyTorch line of the same shape, kind and batch gets
  * ratio = our samples/s / PyTorch's; PyTorch CPU lines carry their thread count,
- * and then each count gets its own torch_<n>t_samples_per_s and ratio_<n>t.
+ * and then each count gets its own torch_<n>t_samples_per_s and ratio_<n>t
+ * (torch_dense_<n>t_... and ratio_dense_<n>t against its dense-gradient form).
  * cpu-step (model/cpu/, --backend wasm or cpu): "parts_ms" splits its step into
  * locate, gather, forward matmuls, interaction, loss, backward matmuls, interaction
  * backward and embedding update; "gflops" is its matmuls' rate over the whole step.
@@ -148,6 +149,7 @@ interface TorchLine {
   batch: number;
   samples_per_s: number;
   threads?: number;
+  sparse?: boolean;
 }
 
 const torchLines: TorchLine[] = o.torch
@@ -163,8 +165,10 @@ function emit(line: Record<string, unknown>): void {
   for (const peer of typeof line.samples_per_s === 'number' ? peers : []) {
     const ratio = +((line.samples_per_s as number) / peer.samples_per_s).toFixed(3);
     if (peer.threads) {
-      line[`torch_${peer.threads}t_samples_per_s`] = peer.samples_per_s;
-      line[`ratio_${peer.threads}t`] = ratio;
+      // Sparse-gradient PyTorch lines are the peer; dense-gradient ones are tagged "dense".
+      const tag = `${peer.sparse === false ? 'dense_' : ''}${peer.threads}t`;
+      line[`torch_${tag}_samples_per_s`] = peer.samples_per_s;
+      line[`ratio_${tag}`] = ratio;
     } else {
       line.torch_samples_per_s = peer.samples_per_s;
       line.ratio = ratio;
