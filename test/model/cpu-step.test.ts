@@ -66,6 +66,7 @@ for (const kind of ['full', 'hashnet', 'scma', 'robe'] as const) {
       const oracle = await createDlrm(cfg, { ...quiet, embeddingImpl: 'cpu-sparse' });
       t.equal(ours.embedding.impl, 'cpu-step');
       t.equal(oracle.embedding.impl, 'cpu-sparse');
+      t.equal(ours.backend, backend, 'the backend asked for (wasm: XNNPACK and the heap views)');
       compareStates(t, await ours.exportState(), await oracle.exportState(), 'initial');
       const [la, lb] = await trainBoth(ours, oracle, 6, 24, 500);
       t.ok(relativeDiff(la, lb) < TOL, `losses ${la.map((x) => x.toFixed(5))} vs ${lb.map((x) => x.toFixed(5))}`);
