@@ -334,7 +334,7 @@ export async function createDlrm(config: DlrmConfig, opts: CreateDlrmOptions = {
   validateDlrmConfig(config);
   const backend = await selectBackend(opts.backend ?? 'auto', opts.log);
   let impl = opts.embeddingImpl ?? 'auto';
-  const known = ['auto', 'fused', 'cpu-step', ...EMBEDDING_IMPLS, ...GPU_EMBEDDING_IMPLS];
+  const known = ['auto', 'fused', ...EMBEDDING_IMPLS, ...GPU_EMBEDDING_IMPLS, 'cpu-step'];
   if (!known.includes(impl)) throw invalidOption('embedding-impl', `must be one of ${known.join(', ')}`, impl);
   // The fused step bakes a constant rate and SGD for the MLP into its kernels.
   const fusedCannot = config.denseOptimizer === 'adagrad' ? 'Adagrad for the MLP (--optimizer adagrad)' : config.scheduledLearningRate ? 'a learning-rate schedule' : null;
