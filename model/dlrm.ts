@@ -34,7 +34,7 @@ export interface CreateDlrmOptions {
 /** What callers may ask of a model's embedding, whichever implementation it is. */
 export type EmbeddingInfo = Pick<EmbeddingLayer, 'kind' | 'dim' | 'memoryFloats'> & { readonly impl: EmbeddingLayer['impl'] | 'fused' | 'cpu-step'; readonly mode?: string };
 
-/** The model implementation 'auto' picks: the fused step on webgpu, the tfjs model elsewhere. */
+/** The GPU part of 'auto': the fused step on webgpu, the tfjs model elsewhere (autoModelImpl adds the CPU step). */
 export function defaultModelImpl(backend: string): 'fused' | 'auto' {
   return backend === 'webgpu' ? 'fused' : 'auto';
 }
