@@ -13,6 +13,7 @@ import { NUM_DENSE } from '../core/schema.js';
 import { selectBackend } from './backend.js';
 import { ADAGRAD_EPS, createEmbedding, EMBEDDING_IMPLS, GPU_EMBEDDING_IMPLS, NUM_FEATURES, type EmbeddingLayer, type NamedArray } from './embedding/index.js';
 import { FusedDlrm } from './fused/step.js';
+import { CpuDlrm } from './cpu/step.js';
 import { fillNormal, paramRng } from './init.js';
 import { checkMemoryFloor } from './embedding/memory-init.js';
 import type { Dlrm, DlrmConfig, ModelState, TrainBatch } from './types.js';
@@ -22,19 +23,31 @@ export interface CreateDlrmOptions {
   backend?: string;
   log?: (line: string) => void;
   /**
-   * auto | fused | composite | cpu-sparse | webgpu: 'fused' is the whole step in WGSL
-   * (model/fused/, the default on webgpu); the others are embedding layers of the
-   * tfjs model.
+   * auto | fused | cpu-step | composite | cpu-sparse | webgpu: 'fused' is the whole
+   * step in WGSL (model/fused/, the default on webgpu); 'cpu-step' the whole step in
+   * JS loops and plain matmuls (model/cpu/, the default on wasm and cpu); the others
+   * are embedding layers of the tfjs model.
    */
   embeddingImpl?: string;
 }
 
 /** What callers may ask of a model's embedding, whichever implementation it is. */
-export type EmbeddingInfo = Pick<EmbeddingLayer, 'kind' | 'dim' | 'memoryFloats'> & { readonly impl: EmbeddingLayer['impl'] | 'fused'; readonly mode?: string };
+export type EmbeddingInfo = Pick<EmbeddingLayer, 'kind' | 'dim' | 'memoryFloats'> & { readonly impl: EmbeddingLayer['impl'] | 'fused' | 'cpu-step'; readonly mode?: string };
 
-/** The model implementation 'auto' picks: the fused step on webgpu, the tfjs model elsewhere. */
+/** The GPU part of 'auto': the fused step on webgpu, the tfjs model elsewhere (autoModelImpl adds the CPU step). */
 export function defaultModelImpl(backend: string): 'fused' | 'auto' {
   return backend === 'webgpu' ? 'fused' : 'auto';
+}
+
+/**
+ * What 'auto' picks for a backend and config: the fused WebGPU step on webgpu, the
+ * CPU step on wasm and cpu, each when it supports the config (both train the MLP
+ * with SGD only; the fused step also needs a constant rate), else the tfjs model.
+ */
+export function autoModelImpl(backend: string, config: Pick<DlrmConfig, 'denseOptimizer' | 'scheduledLearningRate'>): 'fused' | 'cpu-step' | 'auto' {
+  if (config.denseOptimizer === 'adagrad') return 'auto';
+  if (backend === 'wasm' || backend === 'cpu') return 'cpu-step';
+  return config.scheduledLearningRate ? 'auto' : defaultModelImpl(backend);
 }
 
 /** Size of the interaction output for n embedded features of size d: d + (n+1)n/2. */
@@ -321,11 +334,15 @@ export async function createDlrm(config: DlrmConfig, opts: CreateDlrmOptions = {
   validateDlrmConfig(config);
   const backend = await selectBackend(opts.backend ?? 'auto', opts.log);
   let impl = opts.embeddingImpl ?? 'auto';
-  const known = ['auto', 'fused', ...EMBEDDING_IMPLS, ...GPU_EMBEDDING_IMPLS];
+  const known = ['auto', 'fused', ...EMBEDDING_IMPLS, ...GPU_EMBEDDING_IMPLS, 'cpu-step'];
   if (!known.includes(impl)) throw invalidOption('embedding-impl', `must be one of ${known.join(', ')}`, impl);
   // The fused step bakes a constant rate and SGD for the MLP into its kernels.
   const fusedCannot = config.denseOptimizer === 'adagrad' ? 'Adagrad for the MLP (--optimizer adagrad)' : config.scheduledLearningRate ? 'a learning-rate schedule' : null;
-  if (impl === 'auto') impl = fusedCannot ? 'auto' : defaultModelImpl(backend);
+  if (impl === 'auto') impl = autoModelImpl(backend, config);
+  if (impl === 'cpu-step') {
+    if (config.denseOptimizer === 'adagrad') throw invalidOption('embedding-impl', 'cpu-step trains the MLP with SGD, so it cannot run Adagrad for the MLP (--optimizer adagrad); use auto or cpu-sparse', impl);
+    return new CpuDlrm(config, backend);
+  }
   if (impl === 'fused' && fusedCannot) throw invalidOption('embedding-impl', `fused has a constant learning rate and SGD for the MLP, so it cannot run ${fusedCannot}; use auto or webgpu`, impl);
   if (impl === 'fused') {
     if (backend !== 'webgpu') throw new PipelineError('ERR_BACKEND', `--embedding-impl fused needs the webgpu backend, the current one is ${backend}; use auto, composite or cpu-sparse`);
