@@ -11,11 +11,19 @@
  * the same step with a read-back every step (trainStep). The tfjs implementations
  * (composite, webgpu) read the loss every step, as their trainStep does.
  * --profile (tfjs implementations): where one step's time goes: kernels dispatched
- * and the most frequent ones (tf.profile), GPU kernel time when the adapter has
+ * and the most frequent ones (tf.profile), kernel milliseconds by kernel name, GPU kernel time when the adapter has
  * timestamp queries (tf.time), one bare read-back's round trip, the CPU dedupe.
  * --torch: JSON lines of bench/torch_dlrm_step.py on the same device; each of our
  * lines with a PyTorch line of the same shape, kind and batch gets
- * ratio = our samples/s / PyTorch's.
+ * ratio = our samples/s / PyTorch's; PyTorch CPU lines carry their thread count,
+ * and then each count gets its own torch_<n>t_samples_per_s and ratio_<n>t
+ * (torch_dense_<n>t_... and ratio_dense_<n>t against its dense-gradient form), and
+ * cpu_ratio_<n>t = PyTorch's CPU ms per step / ours (samples per CPU-second).
+ * cpu-step (model/cpu/, --backend wasm or cpu): "parts_ms" splits its step into
+ * locate, gather, forward matmuls, interaction, loss, backward matmuls, interaction
+ * backward and embedding update; "gflops" is its matmuls' rate over the whole step.
+ * "cpu_ms_per_step" (tfjs and cpu-step): this process's CPU time per step (all its
+ * threads); far below ms_per_step means the cores were shared with other work.
  *
  * Ids are Zipf-skewed per feature (P(id = k) ~ 1/(k+1), as click logs are), drawn
  * ahead of time; each timed step includes the CPU location computation, the upload
@@ -34,6 +42,7 @@ import { readFileSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createDlrm, type EmbeddingInfo } from '../model/dlrm.js';
+import { CpuDlrm } from '../model/cpu/step.js';
 import type { EmbeddingLayer } from '../model/embedding/layer.js';
 import { Locator } from '../model/embedding/locations.js';
 import { BatchDedupe } from '../model/embedding/webgpu-dedupe.js';
@@ -140,6 +149,9 @@ interface TorchLine {
   kind: string;
   batch: number;
   samples_per_s: number;
+  threads?: number;
+  sparse?: boolean;
+  cpu_ms_per_step?: number;
 }
 
 const torchLines: TorchLine[] = o.torch
@@ -151,10 +163,20 @@ const torchLines: TorchLine[] = o.torch
   : [];
 
 function emit(line: Record<string, unknown>): void {
-  const peer = torchLines.find((t) => t.shape === line.shape && t.kind === line.kind && t.batch === line.batch);
-  if (peer && typeof line.samples_per_s === 'number') {
-    line.torch_samples_per_s = peer.samples_per_s;
-    line.ratio = +(line.samples_per_s / peer.samples_per_s).toFixed(3);
+  const peers = torchLines.filter((t) => t.shape === line.shape && t.kind === line.kind && t.batch === line.batch);
+  for (const peer of typeof line.samples_per_s === 'number' ? peers : []) {
+    const ratio = +((line.samples_per_s as number) / peer.samples_per_s).toFixed(3);
+    if (peer.threads) {
+      // Sparse-gradient PyTorch lines are the peer; dense-gradient ones are tagged "dense".
+      const tag = `${peer.sparse === false ? 'dense_' : ''}${peer.threads}t`;
+      line[`torch_${tag}_samples_per_s`] = peer.samples_per_s;
+      line[`ratio_${tag}`] = ratio;
+      // On shared cores wall time mostly measures the neighbours: samples per CPU-second too.
+      if (typeof line.cpu_ms_per_step === 'number' && peer.cpu_ms_per_step) line[`cpu_ratio_${tag}`] = +(peer.cpu_ms_per_step / line.cpu_ms_per_step).toFixed(3);
+    } else {
+      line.torch_samples_per_s = peer.samples_per_s;
+      line.ratio = ratio;
+    }
   }
   process.stdout.write(JSON.stringify(line) + '\n');
 }
@@ -201,6 +223,10 @@ async function profileTfjs(model: Model, batch: TrainBatch): Promise<Record<stri
   const byName = new Map<string, number>();
   for (const k of prof.kernels) byName.set(k.name, (byName.get(k.name) ?? 0) + 1);
   const top = [...byName].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([n, c]) => `${n}:${c}`).join(' ');
+  // Kernel time by kernel name (wasm and cpu time each kernel synchronously): where the step's time goes.
+  const msByName = new Map<string, number>();
+  for (const k of prof.kernels) if (typeof k.kernelTimeMs === 'number') msByName.set(k.name, (msByName.get(k.name) ?? 0) + k.kernelTimeMs);
+  const topMs = [...msByName].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([n, ms]) => `${n}:${ms.toFixed(1)}`).join(' ');
   let gpuKernelMs: number | string | undefined;
   let wallMs: number | undefined;
   try {
@@ -223,7 +249,7 @@ async function profileTfjs(model: Model, batch: TrainBatch): Promise<Record<stri
     y.dispose();
   }
   x.dispose();
-  return { kernels: prof.kernels.length, top_kernels: top, gpu_kernel_ms: gpuKernelMs, time_wall_ms: wallMs, readback_ms: +((performance.now() - t0) / reads).toFixed(3) };
+  return { kernels: prof.kernels.length, top_kernels: top, top_kernel_ms: topMs, gpu_kernel_ms: gpuKernelMs, time_wall_ms: wallMs, readback_ms: +((performance.now() - t0) / reads).toFixed(3) };
 }
 
 async function runConfig(shapeName: string, shape: { d: number; bottom: number[]; top: number[] }, kind: string, config: DlrmConfig, batches: TrainBatch[], log: (l: string) => void, impl: string): Promise<void> {
@@ -292,9 +318,21 @@ async function runConfig(shapeName: string, shape: { d: number; bottom: number[]
     gcObs?.disconnect();
   } else {
     for (let s = 0; s < warmup; s++) loss = await model.trainStep(batches[s % batches.length]);
+    const cpu = model instanceof CpuDlrm ? model : undefined;
+    if (cpu) cpu.profile = { locate: 0, gather: 0, forward: 0, interact: 0, loss: 0, backward: 0, interact_backward: 0, update: 0 };
+    const macs0 = cpu?.matmulMacs ?? 0;
+    const u1 = process.cpuUsage();
     const t1 = performance.now();
     for (let s = 0; s < steps; s++) loss = await model.trainStep(batches[(warmup + s) % batches.length]);
     ms = (performance.now() - t1) / steps;
+    // CPU time of this process per step: well below ms_per_step when other work shares the cores.
+    const u = process.cpuUsage(u1);
+    extra.cpu_ms_per_step = +((u.user + u.system) / 1000 / steps).toFixed(2);
+    if (cpu) {
+      extra.parts_ms = Object.fromEntries(Object.entries(cpu.profile!).map(([k, v]) => [k, +(v / steps).toFixed(2)]));
+      extra.gflops = +((2 * (cpu.matmulMacs - macs0)) / steps / ms / 1e6).toFixed(2);
+      cpu.profile = undefined;
+    }
     if (o.profile) Object.assign(extra, await profileTfjs(model, batches[0]));
   }
 

@@ -13,6 +13,7 @@ import { NUM_DENSE } from '../core/schema.js';
 import { selectBackend } from './backend.js';
 import { ADAGRAD_EPS, createEmbedding, EMBEDDING_IMPLS, GPU_EMBEDDING_IMPLS, NUM_FEATURES, type EmbeddingLayer, type NamedArray } from './embedding/index.js';
 import { FusedDlrm } from './fused/step.js';
+import { CpuDlrm } from './cpu/step.js';
 import { fillNormal, paramRng } from './init.js';
 import { checkMemoryFloor } from './embedding/memory-init.js';
 import type { Dlrm, DlrmConfig, ModelState, TrainBatch } from './types.js';
@@ -22,33 +23,47 @@ export interface CreateDlrmOptions {
   backend?: string;
   log?: (line: string) => void;
   /**
-   * auto | fused | composite | cpu-sparse | webgpu: 'fused' is the whole step in WGSL
-   * (model/fused/, the default on webgpu); the others are embedding layers of the
-   * tfjs model.
+   * auto | fused | cpu-step | composite | cpu-sparse | webgpu: 'fused' is the whole
+   * step in WGSL (model/fused/, the default on webgpu); 'cpu-step' the whole step in
+   * JS loops and plain matmuls (model/cpu/, the default on wasm and cpu); the others
+   * are embedding layers of the tfjs model.
    */
   embeddingImpl?: string;
 }
 
 /** What callers may ask of a model's embedding, whichever implementation it is. */
-export type EmbeddingInfo = Pick<EmbeddingLayer, 'kind' | 'dim' | 'memoryFloats'> & { readonly impl: EmbeddingLayer['impl'] | 'fused'; readonly mode?: string };
+export type EmbeddingInfo = Pick<EmbeddingLayer, 'kind' | 'dim' | 'memoryFloats'> & { readonly impl: EmbeddingLayer['impl'] | 'fused' | 'cpu-step'; readonly mode?: string };
 
-/** The model implementation 'auto' picks: the fused step on webgpu, the tfjs model elsewhere. */
+/** The GPU part of 'auto': the fused step on webgpu, the tfjs model elsewhere (autoModelImpl adds the CPU step). */
 export function defaultModelImpl(backend: string): 'fused' | 'auto' {
   return backend === 'webgpu' ? 'fused' : 'auto';
 }
 
 /**
- * The implementation createDlrm builds for --embedding-impl `requested` on `backend`:
- * 'fused' (the WGSL step), or an embedding layer of the tfjs model ('auto' lets the
- * tfjs model choose its layer). The fused step runs every config the tfjs model runs
- * (a learning-rate schedule, dense Adagrad, every embedding kind), so 'auto' on
- * webgpu is always fused; 'fused' elsewhere is refused with a clear error.
+ * What 'auto' picks for a backend and config: the fused WebGPU step on webgpu (it
+ * runs every config the tfjs model runs: a learning-rate schedule, dense Adagrad,
+ * every embedding kind), the CPU step on wasm and cpu when the MLP trains with SGD
+ * (the only optimizer it has for the MLP), else the tfjs model.
  */
-export function chooseModelImpl(requested: string, backend: string): string {
-  const known = ['auto', 'fused', ...EMBEDDING_IMPLS, ...GPU_EMBEDDING_IMPLS];
+export function autoModelImpl(backend: string, config: Pick<DlrmConfig, 'denseOptimizer'>): 'fused' | 'cpu-step' | 'auto' {
+  if (backend === 'webgpu') return 'fused';
+  if (config.denseOptimizer === 'adagrad') return 'auto';
+  if (backend === 'wasm' || backend === 'cpu') return 'cpu-step';
+  return 'auto';
+}
+
+/**
+ * The implementation createDlrm builds for --embedding-impl `requested` on `backend`:
+ * 'fused' (the WGSL step), 'cpu-step', or an embedding layer of the tfjs model ('auto'
+ * there lets the tfjs model choose its layer). Refuses, with a clear error, 'fused'
+ * off webgpu and 'cpu-step' with dense Adagrad.
+ */
+export function chooseModelImpl(requested: string, backend: string, config: Pick<DlrmConfig, 'denseOptimizer'> = {}): string {
+  const known = ['auto', 'fused', ...EMBEDDING_IMPLS, ...GPU_EMBEDDING_IMPLS, 'cpu-step'];
   if (!known.includes(requested)) throw invalidOption('embedding-impl', `must be one of ${known.join(', ')}`, requested);
-  const impl = requested === 'auto' ? defaultModelImpl(backend) : requested;
+  const impl = requested === 'auto' ? autoModelImpl(backend, config) : requested;
   if (impl === 'fused' && backend !== 'webgpu') throw new PipelineError('ERR_BACKEND', `--embedding-impl fused needs the webgpu backend, the current one is ${backend}; use auto, composite or cpu-sparse`);
+  if (impl === 'cpu-step' && config.denseOptimizer === 'adagrad') throw invalidOption('embedding-impl', 'cpu-step trains the MLP with SGD, so it cannot run Adagrad for the MLP (--optimizer adagrad); use auto or cpu-sparse', impl);
   return impl;
 }
 
@@ -335,8 +350,9 @@ export function assignFrom(v: tf.Variable, values: Float32Array): void {
 export async function createDlrm(config: DlrmConfig, opts: CreateDlrmOptions = {}): Promise<Dlrm & { readonly embedding: EmbeddingInfo; readonly steps: number }> {
   validateDlrmConfig(config);
   const backend = await selectBackend(opts.backend ?? 'auto', opts.log);
-  const impl = chooseModelImpl(opts.embeddingImpl ?? 'auto', backend);
+  const impl = chooseModelImpl(opts.embeddingImpl ?? 'auto', backend, config);
   if (impl === 'fused') return new FusedDlrm(config);
+  if (impl === 'cpu-step') return new CpuDlrm(config, backend);
   return new DlrmModel(config, backend, impl);
 }
 

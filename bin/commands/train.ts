@@ -49,7 +49,7 @@ const options = {
   'shuffle-buffer': { type: 'int', min: 0, arg: 'ROWS', default: D.shuffleBuffer, help: 'seeded shuffle buffer size (0: input order)' },
   seed: { type: 'int', min: 0, arg: 'N', default: D.seed, help: 'seed of the initialisation, shuffle, HashNet codes and on-the-fly mapping' },
   backend: { type: 'string', arg: 'NAME', default: D.backend, help: 'auto | tensorflow | webgpu | wasm | cpu' },
-  'embedding-impl': { type: 'string', arg: 'NAME', default: D.embeddingImpl, help: 'auto | fused | composite | cpu-sparse | webgpu (auto: fused on webgpu, the whole step in WGSL)' },
+  'embedding-impl': { type: 'string', arg: 'NAME', default: D.embeddingImpl, help: 'auto | fused | cpu-step | composite | cpu-sparse | webgpu (auto: fused on webgpu, the whole step in WGSL; cpu-step on wasm and cpu, the whole step in JS loops and XNNPACK matmuls)' },
   metrics: { type: 'path', arg: 'FILE', help: 'write metrics as JSON lines (train loss, evaluations, summary)' },
   out: { type: 'path', short: 'o', arg: 'DIR', help: 'checkpoints and the saved model (DIR/model)' },
   resume: { type: 'boolean', help: 'continue from the checkpoint in --out' },

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { PipelineError } from '../../core/errors.js';
 import type { FeatureBatch } from '../../core/schema.js';
 import { readCheckedArrowStream, readFeatureBatches, readManifest, type Manifest } from '../../io/read-shards.js';
-import { planSplit, requireTotal, resolveDaySplit, selectRows, TailHoldback, type SplitPlan, type SplitSpec } from '../../stages/split.js';
+import { planSplit, requireTotal, resolveDaySplit, selectRows, TailHoldback, type RowRange, type SplitPlan, type SplitSpec } from '../../stages/split.js';
 
 export interface TrainSource {
   /** The input as the user named it, for errors. */
@@ -19,13 +19,15 @@ export interface TrainSource {
   plan(): SplitPlan | undefined;
   /** A fresh pass over the training rows (count passes, the on-the-fly mapping); absent for stdin. */
   readonly trainRows?: () => AsyncIterable<FeatureBatch>;
+  /** Shards: what another thread needs to read the training rows itself (input-thread.ts). */
+  readonly shards?: { input: string; train: RowRange };
   /** One epoch's labeled training rows in input order (stdin: the one pass). */
   epochRows(): AsyncIterable<FeatureBatch>;
   /** The validation or test rows: none before a stdin stream has ended. */
   heldOutRows(which: 'val' | 'test'): AsyncIterable<FeatureBatch>;
 }
 
-function requireLabels(b: FeatureBatch, where: string): FeatureBatch {
+export function requireLabels(b: FeatureBatch, where: string): FeatureBatch {
   if (b.label === null) throw new PipelineError('ERR_INPUT', 'input has no label column: train needs labeled rows', { file: where });
   return b;
 }
@@ -68,6 +70,7 @@ async function openShards(input: string, split: SplitSpec, log?: (line: string) 
     manifest,
     plan: () => plan,
     trainRows,
+    shards: { input, train: plan.train },
     epochRows: async function* () {
       for await (const b of trainRows()) yield requireLabels(b, input);
     },

@@ -90,7 +90,7 @@ t.test('interaction: 351 pairwise dot products plus x for 26 features', async (t
 });
 
 for (const kind of ['full', 'hashnet', 'scma', 'robe'] as const) {
-  for (const impl of ['composite', 'cpu-sparse']) {
+  for (const impl of ['composite', 'cpu-sparse', 'cpu-step']) {
     t.test(`${kind}/${impl}: predictions equal a float64 DLRM computed from the state, before and after training`, async (t) => {
       const cfg = tinyConfig(kind, { embeddingDim: 3, bottomMlp: [13, 5, 3], topMlp: [6, 4, 1] });
       const m = await createDlrm(cfg, { ...quiet, embeddingImpl: impl });
@@ -129,7 +129,7 @@ t.test('initialisation follows DLRM and is deterministic by seed', async (t) => 
   t.ok(shared.embedding[0].values.every((x) => Math.abs(x) <= 0.1) && shared.embedding[0].values.some((x) => Math.abs(x) > 0.09), 'shared memory U(±sqrt(1/initRows))');
 });
 
-for (const impl of ['composite', 'cpu-sparse']) {
+for (const impl of ['composite', 'cpu-sparse', 'cpu-step']) {
   t.test(`${impl}: no tensors leak across train and predict steps`, async (t) => {
     for (const kind of ['full', 'scma'] as const) {
       const m = await createDlrm(tinyConfig(kind, { embeddingOptimizer: 'adagrad' }), { ...quiet, embeddingImpl: impl });
@@ -148,7 +148,7 @@ for (const impl of ['composite', 'cpu-sparse']) {
 
 for (const opt of ['sgd', 'adagrad'] as const) {
   t.test(`exportState/importState continues training identically (${opt})`, async (t) => {
-    for (const impl of ['composite', 'cpu-sparse']) {
+    for (const impl of ['composite', 'cpu-sparse', 'cpu-step']) {
       const cfg = tinyConfig('scma', { embeddingOptimizer: opt });
       const a = await createDlrm(cfg, { ...quiet, embeddingImpl: impl });
       for (let s = 0; s < 3; s++) await a.trainStep(randomBatch(16, 6, s));

@@ -18,8 +18,11 @@ t.test('fused is the default on webgpu only, and refuses other backends clearly'
 
 t.test('auto on webgpu picks fused for every option set the tfjs model runs: schedule, dense Adagrad, every kind', async (t) => {
   t.equal(chooseModelImpl('auto', 'webgpu'), 'fused');
-  t.equal(chooseModelImpl('auto', 'wasm'), 'auto', 'elsewhere the tfjs model picks its layer');
-  t.equal(chooseModelImpl('auto', 'cpu'), 'auto');
+  t.equal(chooseModelImpl('auto', 'webgpu', { denseOptimizer: 'adagrad' }), 'fused', 'dense Adagrad no longer falls back on webgpu');
+  t.equal(chooseModelImpl('auto', 'wasm'), 'cpu-step', 'on wasm and cpu the CPU step');
+  t.equal(chooseModelImpl('auto', 'cpu', { denseOptimizer: 'adagrad' }), 'auto', 'which has SGD only for the MLP: there the tfjs model picks its layer');
+  t.equal(chooseModelImpl('auto', 'tensorflow'), 'auto');
+  t.throws(() => chooseModelImpl('cpu-step', 'cpu', { denseOptimizer: 'adagrad' }), { code: 'ERR_INVALID_OPTION', message: /cpu-step trains the MLP with SGD/ });
   t.equal(chooseModelImpl('fused', 'webgpu'), 'fused');
   t.equal(chooseModelImpl('webgpu', 'webgpu'), 'webgpu', 'an explicit layer is kept');
   t.equal(chooseModelImpl('composite', 'webgpu'), 'composite');

@@ -1,0 +1,129 @@
+/**
+ * The CPU step's element-wise and small kernels: tight loops over typed arrays the
+ * caller preallocates (nothing here allocates). Semantics are model/fused/plan.ts's
+ * ops (the interaction's pair order, ReLU masks on the post-activation, stable BCE),
+ * so the CPU step, the WebGPU step and the tfjs model compute the same thing.
+ */
+import { NUM_FEATURES } from '../embedding/layer.js';
+
+/** out[c, r] = a[r, c] for a [rows, cols]; blocked so both sides stay in cache. */
+export function transpose(a: Float32Array, rows: number, cols: number, out: Float32Array): Float32Array {
+  const B = 32;
+  for (let r0 = 0; r0 < rows; r0 += B) {
+    const r1 = Math.min(rows, r0 + B);
+    for (let c0 = 0; c0 < cols; c0 += B) {
+      const c1 = Math.min(cols, c0 + B);
+      for (let r = r0; r < r1; r++) {
+        const row = r * cols;
+        for (let c = c0; c < c1; c++) out[c * rows + r] = a[row + c];
+      }
+    }
+  }
+  return out;
+}
+
+/** y[r, n] = act(c[r, n] + bias[n]): the forward epilogue, out of the matmul's result. */
+export function biasAct(c: Float32Array, bias: Float32Array, rows: number, n: number, relu: boolean, y: Float32Array): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * n;
+    if (relu) {
+      for (let j = 0; j < n; j++) {
+        const v = c[o + j] + bias[j];
+        y[o + j] = v < 0 ? 0 : v; // NaN stays NaN (as tfjs's relu): a diverged step must show in the loss
+      }
+    } else for (let j = 0; j < n; j++) y[o + j] = c[o + j] + bias[j];
+  }
+}
+
+/** dx[i] = c[i] where x[i] > 0, else 0: ReLU's gradient, x being the ReLU's output. */
+export function maskInto(c: Float32Array, x: Float32Array, size: number, dx: Float32Array): void {
+  for (let i = 0; i < size; i++) dx[i] = x[i] > 0 ? c[i] : 0;
+}
+
+/** out[n] = sum over rows of g[r, n]. */
+export function colsum(g: Float32Array, rows: number, n: number, out: Float32Array): void {
+  out.fill(0, 0, n);
+  for (let r = 0; r < rows; r++) {
+    const o = r * n;
+    for (let j = 0; j < n; j++) out[j] += g[o + j];
+  }
+}
+
+/**
+ * The dot interaction, forward: z[r] = [x[r], <t_i, t_j> for i = 1..26, j < i] with
+ * t_0 = x[r], t_i = e[r, i-1]: DLRM's lower-triangle order (plan.ts pairIndex).
+ * t: scratch of 27 x d floats.
+ */
+export function interact(x: Float32Array, e: Float32Array, rows: number, d: number, z: Float32Array, t: Float32Array): void {
+  const w = d + ((NUM_FEATURES + 1) * NUM_FEATURES) / 2;
+  const fd = NUM_FEATURES * d;
+  for (let r = 0; r < rows; r++) {
+    const zo = r * w;
+    for (let k = 0; k < d; k++) t[k] = z[zo + k] = x[r * d + k];
+    const eo = r * fd;
+    for (let k = 0; k < fd; k++) t[d + k] = e[eo + k];
+    let p = zo + d;
+    for (let i = 1; i <= NUM_FEATURES; i++) {
+      const ti = i * d;
+      for (let j = 0; j < i; j++) {
+        const tj = j * d;
+        let s = 0;
+        for (let k = 0; k < d; k++) s += t[ti + k] * t[tj + k];
+        z[p++] = s;
+      }
+    }
+  }
+}
+
+/**
+ * The interaction, backward: from dz [rows, d + 351], the gradient of x (masked by
+ * x > 0: x is the bottom MLP's ReLU output) into dx and of the embeddings into de.
+ * Each pair (i, j) sends g * t_j to t_i and g * t_i to t_j. t, dt: scratch of 27 x d.
+ */
+export function interactBackward(x: Float32Array, e: Float32Array, dz: Float32Array, rows: number, d: number, dx: Float32Array, de: Float32Array, t: Float32Array, dt: Float32Array): void {
+  const w = d + ((NUM_FEATURES + 1) * NUM_FEATURES) / 2;
+  const fd = NUM_FEATURES * d;
+  const td = (NUM_FEATURES + 1) * d;
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < d; k++) t[k] = x[r * d + k];
+    const eo = r * fd;
+    for (let k = 0; k < fd; k++) t[d + k] = e[eo + k];
+    dt.fill(0, 0, td);
+    let p = r * w + d;
+    for (let i = 1; i <= NUM_FEATURES; i++) {
+      const ti = i * d;
+      for (let j = 0; j < i; j++) {
+        const g = dz[p++];
+        if (g === 0) continue;
+        const tj = j * d;
+        for (let k = 0; k < d; k++) {
+          dt[ti + k] += g * t[tj + k];
+          dt[tj + k] += g * t[ti + k];
+        }
+      }
+    }
+    const zo = r * w;
+    for (let k = 0; k < d; k++) dx[r * d + k] = t[k] > 0 ? dz[zo + k] + dt[k] : 0;
+    for (let k = 0; k < fd; k++) de[eo + k] = dt[d + k];
+  }
+}
+
+/**
+ * Binary cross-entropy of sigmoid(z) against y in its stable form
+ * max(z,0) - z*y + log(1 + exp(-|z|)); writes dL/dz of the batch mean into g and
+ * returns the mean loss (summed in float64).
+ */
+export function bceLoss(z: Float32Array, y: Float32Array, rows: number, g: Float32Array): number {
+  let sum = 0;
+  for (let r = 0; r < rows; r++) {
+    const v = z[r];
+    const e = Math.exp(-Math.abs(v));
+    g[r] = ((v >= 0 ? 1 / (1 + e) : e / (1 + e)) - y[r]) / rows;
+    sum += Math.max(v, 0) - v * y[r] + Math.log1p(e);
+  }
+  return sum / rows;
+}
+
+export function sigmoidInto(z: Float32Array, rows: number, out: Float32Array): void {
+  for (let r = 0; r < rows; r++) out[r] = 1 / (1 + Math.exp(-z[r]));
+}
