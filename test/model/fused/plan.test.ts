@@ -5,7 +5,8 @@ import { FusedReference, relativeDiff } from '../../../model/fused/reference.js'
 import type { DlrmConfig } from '../../../model/types.js';
 import { randomBatch, tinyConfig } from '../fixtures.js';
 
-const quiet = { backend: 'cpu', log: () => {} };
+// The tfjs model (its cpu-sparse layer) is the oracle: 'auto' on cpu would pick the CPU step, which runs this same op list.
+const quiet = { backend: 'cpu', log: () => {}, embeddingImpl: 'cpu-sparse' };
 
 t.test('pairs: DLRM order (row i = 1..26, j < i), symmetric, each index once', async (t) => {
   const table = pairTable();

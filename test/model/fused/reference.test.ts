@@ -22,7 +22,8 @@ import { RobeCodes } from '../../../scma/robe-codes.js';
 import { mulberry32 } from '../../../core/hash.js';
 import { randomBatch, tinyConfig, type TestKind } from '../fixtures.js';
 
-const quiet = { backend: 'cpu', log: () => {} };
+// The tfjs model (its cpu-sparse layer) is the oracle: 'auto' on cpu would pick the CPU step, which runs this same op list.
+const quiet = { backend: 'cpu', log: () => {}, embeddingImpl: 'cpu-sparse' };
 const TOL = 1e-5;
 
 /**
