@@ -13,6 +13,7 @@ import type { DlrmConfig, EmbeddingSpec, LocationCodes, TrainBatch } from '../mo
 import { mulberry32 } from '../core/hash.js';
 import { emptyFeatureBatch, type FeatureBatch } from '../core/schema.js';
 import { hashNetCodes } from '../scma/codes.js';
+import { robeCodes } from '../scma/robe-codes.js';
 import { buildMapping } from '../scma/reduce.js';
 import type { ScmaMapping } from '../scma/mapping.js';
 import { NUM_FEATURES } from '../model/embedding/layer.js';
@@ -31,7 +32,7 @@ export interface CheckRow {
 }
 
 /** The GPU location path each case must take, so each WGSL path is exercised. */
-const EXPECTED_MODE: Record<string, string> = { full: 'rows', hashnet: 'hash', scma: 'scma', 'scma-cpu-codes': 'codes' };
+const EXPECTED_MODE: Record<string, string> = { full: 'rows', hashnet: 'hash', scma: 'scma', 'scma-cpu-codes': 'codes', robe: 'robe' };
 
 export interface CheckOptions {
   dim?: number;
@@ -92,6 +93,8 @@ export async function runWebGpuCheck(opts: CheckOptions = {}): Promise<CheckRow[
     ['hashnet', { kind: 'hashnet', memoryFloats, codes: hashNetCodes(dim, 11) }],
     ['scma', { kind: 'scma', memoryFloats, codes: mapping }],
     ['scma-cpu-codes', { kind: 'scma', memoryFloats, codes: cpuCodes }],
+    // Blocks of 3: with d = 8 the last block is cut short.
+    ['robe', { kind: 'robe', memoryFloats, codes: robeCodes(dim, 11, Math.min(3, dim)) }],
   ];
   const data = trainBatches(steps, rows, values, 9);
   const probe = trainBatches(1, rows, values + 20, 10)[0];
