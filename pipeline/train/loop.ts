@@ -54,7 +54,7 @@ const shuffleSeed = (seed: number, epoch: number) => hash2(seed, epoch, 0x5eed5e
  * Runs the epochs (from `ck`'s position when resuming) and the final evaluation.
  * The metrics file is left open for the caller's summary line.
  */
-export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSettings, ck: TrainCheckpoint | null, fp: string): Promise<LoopResult> {
+export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSettings, ck: TrainCheckpoint | null, fp: string, onCheckpoint: (step: number) => void = () => {}): Promise<LoopResult> {
   const { batchSize, printFreq, testFreq, checkpointFreq, seed, outDir, log } = s;
   const nEpochs = source.stdin ? 1 : s.epochs;
   let step = 0;
@@ -110,6 +110,7 @@ export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSet
       model: state,
       progress: { lossSum, lossCount, metricsBytes: metrics.bytes, lastLoss },
     });
+    onCheckpoint(step);
   };
 
   // Models that run ahead of the host (the fused WebGPU step) accumulate the loss on

@@ -55,6 +55,8 @@ export interface TrainOptions {
   metricsFile?: string;
   outDir?: string;
   resume?: boolean;
+  /** Check each shard's size and checksum, and the mapping file's checksum, as they are read (default true; --no-verify: false). */
+  verify?: boolean;
   /** TrainBatches prepared ahead of the model. */
   prefetch?: number;
   /** Progress lines by time (step/total, epoch, loss, samples/s, ETA) every intervalMs, besides the --print-freq lines; default none. */
@@ -89,6 +91,7 @@ export const TRAIN_DEFAULTS = Object.freeze({
   backend: 'auto',
   embeddingImpl: 'auto',
   resume: false,
+  verify: true,
   prefetch: 2,
 });
 
@@ -138,6 +141,7 @@ export function resolveTrainOptions(opts: TrainOptions): TrainSettings {
     metricsFile: opts.metricsFile,
     outDir: opts.outDir,
     resume: opts.resume ?? d.resume,
+    verify: opts.verify ?? d.verify,
     prefetch: opts.prefetch ?? d.prefetch,
     progress: opts.progress,
     log: opts.log ?? ((line: string) => process.stderr.write(line + '\n')),
