@@ -21,6 +21,7 @@ import { buildMapping } from '../scma/reduce.js';
 import { writeMapping } from '../scma/mapping-file.js';
 import { train, type EmbeddingKind } from '../pipeline/train.js';
 import { exactAuc } from '../core/metrics.js';
+import { planSplit, type SplitSpec } from '../stages/split.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -34,6 +35,8 @@ const { values: args } = parseArgs({
     compression: { type: 'string', default: String(1 / 16) },
     work: { type: 'string', default: path.join(os.tmpdir(), 'scma-gpu-train') },
     device: { type: 'string', default: 'unknown' },
+    // fraction: the last 10% is the test set; dlrm: DLRM's Kaggle split (the last seventh halved into test and validation), as facebookresearch/dlrm's own run splits the same rows.
+    split: { type: 'string', default: 'fraction' },
     // --only-synth: write the TSV (for a peer's pipeline to start on) and stop; --reuse: keep the work dir's TSV.
     'only-synth': { type: 'boolean', default: false },
     reuse: { type: 'boolean', default: false },
@@ -69,11 +72,19 @@ await preprocess({ inputs: [tsv], out: shards, format: 'arrow', concurrency: 0 }
 stageSeconds.preprocess = (Date.now() - t) / 1000;
 log(`preprocess: ${stageSeconds.preprocess} s`);
 
-const testFraction = 0.1;
+if (args.split !== 'fraction' && args.split !== 'dlrm') throw new Error(`--split must be fraction or dlrm, got ${args.split}`);
+const split: SplitSpec = args.split === 'dlrm' ? { kind: 'dlrm' } : { kind: 'fraction', test: 0.1, val: 0 };
+// The oracle on the test rows: labels from the shards (the TSV of millions of rows is
+// larger than one JavaScript string may be), true probabilities from the probs file.
+const testRange = planSplit(split, rows).test;
+const labels = new Uint8Array(rows);
+let at = 0;
+for await (const b of readFeatureBatches(shards)) {
+  labels.set(b.label!.subarray(0, b.rows), at);
+  at += b.rows;
+}
 const probs = readFileSync(probsFile, 'utf8').trim().split('\n').map(Number);
-const labels = readFileSync(tsv, 'utf8').trim().split('\n').map((l) => Number(l.slice(0, l.indexOf('\t'))));
-const testStart = rows - Math.round(rows * testFraction);
-const oracleAuc = exactAuc(labels.slice(testStart), probs.slice(testStart));
+const oracleAuc = exactAuc(Array.from(labels.subarray(testRange.start, testRange.end)), probs.slice(testRange.start, testRange.end));
 
 for (const shapeName of args.shapes!.split(',')) {
   const shape = SHAPES[shapeName];
@@ -98,7 +109,7 @@ for (const shapeName of args.shapes!.split(',')) {
       learningRate: 0.1,
       epochs: Number(args.epochs),
       compression: kind === 'full' ? undefined : Number(args.compression),
-      split: { kind: 'fraction', test: testFraction, val: 0 },
+      split,
       seed,
       backend: args.backend,
       printFreq: 50,
@@ -108,6 +119,7 @@ for (const shapeName of args.shapes!.split(',')) {
       JSON.stringify({
         device: args.device,
         rows,
+        split: args.split,
         shape: shapeName,
         kind,
         backend: s.backend,

@@ -12,7 +12,7 @@ import { robeCodes } from '../scma/robe-codes.js';
 import { buildMapping } from '../scma/reduce.js';
 import { createDlrm } from '../model/dlrm.js';
 import { checkMemoryFloor } from '../model/embedding/memory-init.js';
-import type { EmbeddingSpec, LocationCodes } from '../model/types.js';
+import type { Dlrm, EmbeddingSpec, LocationCodes } from '../model/types.js';
 import type { FeatureBatch } from '../core/schema.js';
 import { permutation, trainBatches, type Dataset } from './quality-data.js';
 
@@ -99,7 +99,18 @@ export async function embeddingSpec(p: PreparedData, c: RunConfig): Promise<Embe
   return { kind: c.kind, memoryFloats, codes, ...(initRows !== undefined ? { initRows } : {}) };
 }
 
-export async function runOne(p: PreparedData, c: RunConfig): Promise<RunResult> {
+/** The training rows' order in epoch e: depends on (seed, epoch) only, identical for every kind and size. */
+export function epochOrder(rows: number, seed: number, epoch: number): Uint32Array {
+  return permutation(rows, mulberry32(hash2(seed, epoch, 0x0dde2a11)));
+}
+
+/** Optional looks at the model right before the first step and right after the last (bench/movement.ts). */
+export interface RunHooks {
+  beforeTraining?(model: Dlrm): Promise<void>;
+  afterTraining?(model: Dlrm): Promise<void>;
+}
+
+export async function runOne(p: PreparedData, c: RunConfig, hooks: RunHooks = {}): Promise<RunResult> {
   const spec = await embeddingSpec(p, c);
   const model = await createDlrm(
     { embeddingDim: c.shape.d, bottomMlp: c.shape.bottom, topMlp: c.shape.top, embedding: spec, learningRate: c.learningRate, embeddingOptimizer: c.optimizer, seed: c.seed },
@@ -108,10 +119,10 @@ export async function runOne(p: PreparedData, c: RunConfig): Promise<RunResult> 
   try {
     const train: FeatureBatch = p.data.train;
     let steps = 0;
+    await hooks.beforeTraining?.(model);
     const t0 = performance.now();
     for (let e = 0; e < c.epochs; e++) {
-      // The order depends on (seed, epoch) only: identical for every kind and size.
-      const order = permutation(train.rows, mulberry32(hash2(c.seed, e, 0x0dde2a11)));
+      const order = epochOrder(train.rows, c.seed, e);
       for (const b of trainBatches(train, c.batchSize, order)) {
         const loss = await model.trainStep(b);
         if (!Number.isFinite(loss)) throw new Error(`${c.kind} at ${c.compression} diverged (loss ${loss}) at step ${steps + 1}`);
@@ -119,6 +130,7 @@ export async function runOne(p: PreparedData, c: RunConfig): Promise<RunResult> 
       }
     }
     const seconds = (performance.now() - t0) / 1000;
+    await hooks.afterTraining?.(model);
     const test = p.data.test;
     const probs = new Float32Array(test.rows);
     const all = Uint32Array.from({ length: test.rows }, (_, i) => i);

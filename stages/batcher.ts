@@ -59,13 +59,18 @@ export class Batcher {
       if (!this.current) this.current = allocate(this.batchSize, labeled);
       const take = Math.min(fb.rows - i, this.batchSize - this.filled);
       const b = this.current;
-      for (let r = 0; r < take; r++) {
-        const row = this.filled + r;
-        const src = i + r;
-        for (let k = 0; k < NUM_DENSE; k++) b.dense[row * NUM_DENSE + k] = fb.dense[k][src];
-        for (let k = 0; k < NUM_CAT; k++) b.cats[row * NUM_CAT + k] = fb.cats[k][src];
-        if (b.label) b.label[row] = fb.label![src];
+      // A column at a time: each inner loop reads one typed array in order (a row at a
+      // time reads 39 arrays per row and profiled several times slower).
+      const { dense, cats, label } = b;
+      for (let k = 0; k < NUM_DENSE; k++) {
+        const col = fb.dense[k];
+        for (let r = 0, o = this.filled * NUM_DENSE + k; r < take; r++, o += NUM_DENSE) dense[o] = col[i + r];
       }
+      for (let k = 0; k < NUM_CAT; k++) {
+        const col = fb.cats[k];
+        for (let r = 0, o = this.filled * NUM_CAT + k; r < take; r++, o += NUM_CAT) cats[o] = col[i + r];
+      }
+      if (label) for (let r = 0; r < take; r++) label[this.filled + r] = fb.label![i + r];
       this.filled += take;
       i += take;
       if (this.filled === this.batchSize) {

@@ -17,11 +17,11 @@ import { PipelineError } from '../../core/errors.js';
 import type { EvalMetrics } from '../../core/metrics.js';
 import { saveCheckpoint, type TrainCheckpoint } from '../../model/checkpoint.js';
 import type { Dlrm, TrainBatch } from '../../model/types.js';
-import { batchRows } from '../../stages/batcher.js';
-import { shuffleBatches } from '../../stages/shuffle.js';
+import { shuffledTrainBatches } from '../../stages/shuffle-batcher.js';
 import { evaluateRows } from './evaluation.js';
 import { MetricsFile } from './metrics-file.js';
 import type { TrainSettings } from './options.js';
+import { inputThreadAvailable, threadedTrainBatches } from './input-thread.js';
 import { prefetch } from './prefetch.js';
 import type { TrainSource } from './source.js';
 
@@ -79,8 +79,14 @@ export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSet
   const stepsPerEpoch = initialPlan ? Math.ceil((initialPlan.train.end - initialPlan.train.start) / batchSize) : undefined;
   const totalSteps = stepsPerEpoch !== undefined ? stepsPerEpoch * nEpochs : undefined;
 
+  // Shards are read, shuffled and batched on a worker thread when it can start (the
+  // same batches in the same order); stdin, and a bundle without the worker's file, in this thread.
+  const threaded = s.inputThread && source.shards !== undefined && inputThreadAvailable();
+  if (s.inputThread && source.shards && !threaded) log('train: the input worker thread is not available here; reading shards on the main thread');
   const epochBatches = (epoch: number): AsyncIterable<TrainBatch> =>
-    batchRows(shuffleBatches(source.epochRows(), { capacity: s.shuffleBuffer, seed: shuffleSeed(seed, epoch) }), { batchSize });
+    threaded
+      ? threadedTrainBatches({ input: source.shards!.input, range: source.shards!.train, verify: s.verify, capacity: s.shuffleBuffer, seed: shuffleSeed(seed, epoch), batchSize }, Math.max(2, s.prefetch))
+      : shuffledTrainBatches(source.epochRows(), { capacity: s.shuffleBuffer, seed: shuffleSeed(seed, epoch), batchSize });
 
   let lastVal: EvalMetrics | null = null;
   let lastTest: EvalMetrics | null = null;

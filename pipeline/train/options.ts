@@ -59,6 +59,8 @@ export interface TrainOptions {
   verify?: boolean;
   /** TrainBatches prepared ahead of the model. */
   prefetch?: number;
+  /** Read, shuffle and batch shard input on a worker thread (default true; stdin is always read in this thread). */
+  inputThread?: boolean;
   /** Progress lines by time (step/total, epoch, loss, samples/s, ETA) every intervalMs, besides the --print-freq lines; default none. */
   progress?: { intervalMs: number };
   log?: (line: string) => void;
@@ -93,6 +95,7 @@ export const TRAIN_DEFAULTS = Object.freeze({
   resume: false,
   verify: true,
   prefetch: 2,
+  inputThread: true,
 });
 
 /** The options with every default filled in and every value checked. */
@@ -143,6 +146,7 @@ export function resolveTrainOptions(opts: TrainOptions): TrainSettings {
     resume: opts.resume ?? d.resume,
     verify: opts.verify ?? d.verify,
     prefetch: opts.prefetch ?? d.prefetch,
+    inputThread: opts.inputThread ?? d.inputThread,
     progress: opts.progress,
     log: opts.log ?? ((line: string) => process.stderr.write(line + '\n')),
     createModel: opts.createModel ?? (async (c, o) => (await import('../../model/dlrm.js')).createDlrm(c, o)),
@@ -168,6 +172,7 @@ export function resolveTrainOptions(opts: TrainOptions): TrainSettings {
     if (!isPosInt(v)) throw invalidOption(name, 'must be a positive integer', v);
   }
   if (!(Number.isSafeInteger(s.testFreq) && s.testFreq >= 0)) throw invalidOption('test-freq', 'must be a non-negative integer (0: evaluate at the end only)', s.testFreq);
+  if (typeof s.inputThread !== 'boolean') throw invalidOption('input-thread', 'must be true or false', s.inputThread);
   if (s.resume && !s.outDir) throw invalidOption('resume', 'needs --out DIR (where the checkpoint is)', true);
   return s;
 }

@@ -10,7 +10,7 @@ import type { FeatureBatch } from '../../core/schema.js';
 import { readCheckedArrowStream, readFeatureBatches, readManifest, type Manifest } from '../../io/read-shards.js';
 import { fingerprintFile } from '../../io/fingerprint.js';
 import { checksumHex, crc32 } from '../../core/checksum.js';
-import { planSplit, requireTotal, resolveDaySplit, selectRows, TailHoldback, type SplitPlan, type SplitSpec } from '../../stages/split.js';
+import { planSplit, requireTotal, resolveDaySplit, selectRows, TailHoldback, type RowRange, type SplitPlan, type SplitSpec } from '../../stages/split.js';
 
 export interface TrainSource {
   /** The input as the user named it, for errors. */
@@ -29,13 +29,15 @@ export interface TrainSource {
   plan(): SplitPlan | undefined;
   /** A fresh pass over the training rows (count passes, the on-the-fly mapping); absent for stdin. */
   readonly trainRows?: () => AsyncIterable<FeatureBatch>;
+  /** Shards: what another thread needs to read the training rows itself (input-thread.ts). */
+  readonly shards?: { input: string; train: RowRange };
   /** One epoch's labeled training rows in input order (stdin: the one pass). */
   epochRows(): AsyncIterable<FeatureBatch>;
   /** The validation or test rows: none before a stdin stream has ended. */
   heldOutRows(which: 'val' | 'test'): AsyncIterable<FeatureBatch>;
 }
 
-function requireLabels(b: FeatureBatch, where: string): FeatureBatch {
+export function requireLabels(b: FeatureBatch, where: string): FeatureBatch {
   if (b.label === null) throw new PipelineError('ERR_INPUT', 'input has no label column: train needs labeled rows', { file: where });
   return b;
 }
@@ -91,6 +93,7 @@ async function openShards(input: string, split: SplitSpec, verify: boolean, log?
     contentKey,
     plan: () => plan,
     trainRows,
+    shards: { input, train: plan.train },
     epochRows: async function* () {
       for await (const b of trainRows()) yield requireLabels(b, input);
     },
