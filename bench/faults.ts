@@ -50,8 +50,15 @@ const { values: args } = parseArgs({
     rows: { type: 'string', default: '60000' },
     'train-rows': { type: 'string' },
     seed: { type: 'string', default: '1' },
+    help: { type: 'boolean', short: 'h' },
   },
 });
+if (args.help) {
+  console.log(`usage: node dist/bench/faults.js [--trials N] [--kinds ${KINDS.join(',')}] [--rows R] [--train-rows T] [--seed S]
+  N random trials per kind (default 20) on R synthetic rows (default 60000; train uses T = min(R, 2000));
+  one JSON line per kind (trials, failures, seconds, what was compared), failures on stderr, exit 1 if any failed.`);
+  process.exit(0);
+}
 const trials = Number(args.trials);
 const rows = Number(args.rows);
 const trainRows = Number(args['train-rows'] ?? Math.min(rows, 2000));
