@@ -2,7 +2,7 @@
  * bench/faults: random fault trials against the real CLI (bin/pipeline), each
  * compared with an uninterrupted run.
  *
- *     node dist/bench/faults.js [--trials N] [--kinds preprocess,rollback,minhash,concurrent,bitflip] [--rows R] [--seed S]
+ *     node dist/bench/faults.js [--trials N] [--kinds preprocess,rollback,minhash,train,concurrent,bitflip] [--rows R] [--train-rows T] [--seed S]
  *
  * Kinds:
  *  - preprocess: a run (Parquet or Arrow; a .tsv, a .gz, or two files) is killed
@@ -14,6 +14,11 @@
  *    rerun fails with the same ERR_BAD_ROW and the directory ends as it began (empty).
  *  - minhash: killed at a random moment, then rerun. Compared: the mapping's bytes,
  *    and that no temp file or lock is left.
+ *  - train: a `train --resume` run (hashnet, wasm, checkpoints every 4 steps, periodic
+ *    evaluations, a --metrics file) on T rows (default min(R, 2000)) is killed (SIGKILL,
+ *    SIGTERM or SIGINT) at a random moment, 1 to 3 times, then rerun to the end.
+ *    Compared: the saved model's files (bytes) and the metrics lines (timing fields
+ *    dropped) against an uninterrupted run; no lock or temp file left.
  *  - concurrent: two preprocess runs into one --out at once. Compared: one succeeds,
  *    the other is refused with ERR_LOCKED (or finds the output complete), and the
  *    output equals the reference.
@@ -35,7 +40,7 @@ import { synthBatches } from '../input/synth.js';
 import { mulberry32 } from '../core/hash.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/pipeline');
-const KINDS = ['preprocess', 'rollback', 'minhash', 'concurrent', 'bitflip'] as const;
+const KINDS = ['preprocess', 'rollback', 'minhash', 'train', 'concurrent', 'bitflip'] as const;
 type Kind = (typeof KINDS)[number];
 
 const { values: args } = parseArgs({
@@ -43,11 +48,20 @@ const { values: args } = parseArgs({
     trials: { type: 'string', default: '20' },
     kinds: { type: 'string', default: KINDS.join(',') },
     rows: { type: 'string', default: '60000' },
+    'train-rows': { type: 'string' },
     seed: { type: 'string', default: '1' },
+    help: { type: 'boolean', short: 'h' },
   },
 });
+if (args.help) {
+  console.log(`usage: node dist/bench/faults.js [--trials N] [--kinds ${KINDS.join(',')}] [--rows R] [--train-rows T] [--seed S]
+  N random trials per kind (default 20) on R synthetic rows (default 60000; train uses T = min(R, 2000));
+  one JSON line per kind (trials, failures, seconds, what was compared), failures on stderr, exit 1 if any failed.`);
+  process.exit(0);
+}
 const trials = Number(args.trials);
 const rows = Number(args.rows);
+const trainRows = Number(args['train-rows'] ?? Math.min(rows, 2000));
 const kinds = (args.kinds as string).split(',') as Kind[];
 const rand = mulberry32(Number(args.seed));
 const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)];
@@ -60,6 +74,9 @@ interface Run {
   ms: number;
 }
 
+/** Children still running: killed when a whole trial overruns (TRIAL_WATCHDOG_MS). */
+const live = new Set<ReturnType<typeof spawn>>();
+
 /** A run that has not ended after this long is killed and the trial fails as hung (never a silent stall). */
 const WATCHDOG_MS = 300_000;
 
@@ -68,6 +85,7 @@ function cli(argv: string[], killAt?: number, signal: NodeJS.Signals = 'SIGKILL'
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const child = spawn(process.execPath, [BIN, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+    live.add(child);
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     const timer = killAt !== undefined ? setTimeout(() => child.kill(signal), killAt) : undefined;
@@ -77,6 +95,7 @@ function cli(argv: string[], killAt?: number, signal: NodeJS.Signals = 'SIGKILL'
     }, WATCHDOG_MS);
     child.on('error', reject);
     child.on('close', (code, sig) => {
+      live.delete(child);
       clearTimeout(timer);
       clearTimeout(watchdog);
       resolve({ code, signal: sig, stderr, ms: Date.now() - t0 });
@@ -101,7 +120,7 @@ function firstDifference(a: Record<string, string>, b: Record<string, string>): 
 
 /** Every shard the manifest lists exists (the invariant a kill must never break). */
 function listedShardsExist(dir: string): string | null {
-  const m = path.join(dir, 'manifest.json');
+  const m = path.join(dir, '_manifest.json');
   if (!fs.existsSync(m)) return null;
   const man = JSON.parse(fs.readFileSync(m, 'utf8')) as { shards: { file: string }[] };
   const missing = man.shards.filter((s) => !fs.existsSync(path.join(dir, s.file)));
@@ -148,6 +167,35 @@ async function reference(inputName: string, format: string) {
     refs.set(key, r);
   }
   return r;
+}
+
+// train: its own small input (training is the slow part), preprocessed once.
+const trainShards = path.join(work, 'train-shards');
+const metricsLines = (file: string): string[] =>
+  fs.existsSync(file)
+    ? fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => {
+        const { seconds, samplesPerSecond, resumedFromStep, inputWaitSeconds, trainSeconds, ...rest } = JSON.parse(l);
+        return JSON.stringify(rest);
+      })
+    : [];
+const trainArgs = (out: string) => ['train', '--input', trainShards, '--embedding', 'hashnet', '--memory-floats', '4000', '--arch-sparse-feature-size', '4', '--arch-mlp-bot', '13-8-4', '--arch-mlp-top', '8-1',
+  '--mini-batch-size', '50', '--test-fraction', '0.2', '--val-fraction', '0.1', '--test-freq', '8', '--checkpoint-freq', '4', '--shuffle-buffer', '200', '--seed', '3', '--backend', 'wasm', '--print-freq', '5',
+  '--out', out, '--metrics', path.join(out, 'metrics.jsonl'), '--resume', '--no-progress'];
+let trainRef: { model: Record<string, string>; metrics: string[]; ms: number } | undefined;
+async function trainReference() {
+  if (!trainRef) {
+    const tsvTrain = path.join(work, 'train.tsv');
+    fs.writeFileSync(tsvTrain, text.split('\n').slice(0, trainRows).join('\n') + '\n', 'latin1');
+    const pre = await cli(['preprocess', '--input', tsvTrain, '--out', trainShards, '--format', 'arrow', '-q']);
+    if (pre.code !== 0) throw new Error(`train input: preprocess failed: ${pre.stderr}`);
+    const dir = path.join(work, 'train-ref');
+    const run = await cli(trainArgs(dir));
+    if (run.code !== 0) throw new Error(`train reference failed: ${run.stderr}`);
+    trainRef = { model: digest(path.join(dir, 'model')), metrics: metricsLines(path.join(dir, 'metrics.jsonl')), ms: run.ms };
+    // A comparison against nothing would pass vacuously.
+    if (!trainRef.model['dense.bin'] || !trainRef.metrics.some((l) => l.includes('"eval"'))) throw new Error(`train reference wrote no model or no evaluations: ${Object.keys(trainRef.model)}`);
+  }
+  return trainRef;
 }
 
 const results: Record<string, { trials: number; failures: number; compared: string }> = {};
@@ -208,6 +256,28 @@ async function trial(kind: Kind): Promise<string | null> {
         if (left.length) return `left ${left.join(', ')}`;
         return fs.readFileSync(file).equals(fs.readFileSync(mapRef)) ? null : 'mapping bytes differ';
       }
+      case 'train': {
+        const ref = await trainReference();
+        const kills = 1 + Math.floor(rand() * 3);
+        const what: string[] = [];
+        for (let k = 0; k < kills; k++) {
+          const signal = pick<NodeJS.Signals>(['SIGKILL', 'SIGKILL', 'SIGTERM', 'SIGINT']);
+          const at = Math.floor(ref.ms * (0.2 + 0.9 * rand()));
+          const r = await cli(trainArgs(out), at, signal);
+          what.push(`${signal}@${at}ms->${r.signal ?? r.code}`);
+          if (r.code !== null && r.code !== 0 && r.code !== 130 && r.code !== 143) return `${what.join(' ')}: exit ${r.code}: ${r.stderr.trim()}`;
+          if ((r.code === 130 || r.code === 143) && fs.existsSync(path.join(out, '.pipeline.lock'))) return `${what.join(' ')}: interrupted run left its lock`;
+        }
+        const again = await cli(trainArgs(out));
+        if (again.code !== 0) return `${what.join(' ')}: rerun exit ${again.code}: ${again.stderr.trim()}`;
+        const diff = firstDifference(digest(path.join(out, 'model')), ref.model);
+        if (diff) return `${what.join(' ')}: model ${diff}`;
+        const lines = metricsLines(path.join(out, 'metrics.jsonl'));
+        const at = lines.findIndex((l, i) => l !== ref.metrics[i]);
+        if (at >= 0 || lines.length !== ref.metrics.length) return `${what.join(' ')}: metrics line ${at >= 0 ? at + 1 : lines.length + 1}: ${lines[at] ?? 'absent'} vs ${ref.metrics[at] ?? 'absent'}`;
+        const left = fs.readdirSync(out).filter((f) => f === '.pipeline.lock' || f.endsWith('.tmp') || f.startsWith('.metrics.jsonl.lock'));
+        return left.length ? `${what.join(' ')}: left ${left.join(', ')}` : null;
+      }
       case 'concurrent': {
         const format = pick(['parquet', 'arrow']);
         const ref = await reference('tsv', format);
@@ -239,10 +309,28 @@ async function trial(kind: Kind): Promise<string | null> {
   }
 }
 
+/** A whole trial that overruns (the bench itself stuck, not only a child) fails, its children killed. */
+const TRIAL_WATCHDOG_MS = 900_000;
+async function withWatchdog(p: Promise<string | null>, name: string): Promise<string | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<string>((resolve) => {
+    timer = setTimeout(() => {
+      for (const c of live) c.kill('SIGKILL');
+      resolve(`${name} still running after ${TRIAL_WATCHDOG_MS} ms: stopped as hung (children: ${live.size})`);
+    }, TRIAL_WATCHDOG_MS);
+  });
+  try {
+    return await Promise.race([p, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const COMPARED: Record<Kind, string> = {
   preprocess: 'all output files byte-identical to an uninterrupted run; listed shards exist after every kill',
   rollback: 'listed shards exist after the kill; rerun fails with the same bad row and leaves the directory empty',
   minhash: 'mapping bytes identical to an uninterrupted run; no temp file or lock left',
+  train: 'saved model files byte-identical and metrics lines identical (timing fields dropped) to an uninterrupted run; no lock or temp file left',
   concurrent: 'one run succeeds and the other is refused naming the holder (or both succeed in turn); output byte-identical',
   bitflip: 'stats exits 1 naming the damaged shard (ERR_CHECKSUM)',
 };
@@ -254,7 +342,7 @@ try {
     let f = 0;
     for (let i = 0; i < trials; i++) {
       process.stderr.write(`${kind} trial ${i}\n`);
-      const err = await trial(kind);
+      const err = await withWatchdog(trial(kind), `${kind} trial ${i}`);
       if (err) {
         f++;
         failed = true;

@@ -58,12 +58,13 @@ export function valueList(counter: ValueCounter): ValueList {
   const out: ValueList = { features: new Uint8Array(n), values: new Uint32Array(n), counts: new Uint32Array(n) };
   let i = 0;
   for (let f = 0; f < counter.counts.length; f++) {
-    for (const [v, c] of counter.counts[f]) {
+    // Slot order of the typed-array table (stages/vocab.ts), fixed for a given input.
+    counter.counts[f].forEach((v, c) => {
       out.features[i] = f;
       out.values[i] = v;
       out.counts[i] = c;
       i++;
-    }
+    });
   }
   return out;
 }

@@ -1,23 +1,25 @@
 /**
- * Distinct count of uint32 ids: exact (a Set) up to a limit, then a HyperLogLog
- * estimate (2^14 registers, ~0.8% standard error) so memory stays bounded on
- * Kaggle/Terabyte-sized inputs.
+ * Distinct count of uint32 ids: exact (a typed-array set, core/u32-table.ts, so an
+ * --exact-limit past a JS Set's 2^24 entries works too) up to a limit, then a
+ * HyperLogLog estimate (2^14 registers, ~0.8% standard error) so memory stays bounded
+ * on Kaggle/Terabyte-sized inputs.
  */
 import { fmix32 } from './hash.js';
+import { U32Table } from './u32-table.js';
 
 const HLL_P = 14;
 const HLL_M = 1 << HLL_P;
 
 export class DistinctCounter {
-  private set: Set<number> | null = new Set();
+  private set: U32Table | null = new U32Table();
   private regs: Uint8Array | null = null;
   constructor(private readonly exactLimit = 1_000_000) {}
   add(v: number): void {
     if (this.set) {
-      this.set.add(v);
+      this.set.set(v, 1);
       if (this.set.size > this.exactLimit) {
         this.regs = new Uint8Array(HLL_M);
-        for (const x of this.set) this.addHll(x);
+        this.set.forEach((x) => this.addHll(x));
         this.set = null;
       }
     } else this.addHll(v);

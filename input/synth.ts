@@ -13,7 +13,7 @@
  *  - click logit = b0 + group offset + a few small-feature value effects + dense effects,
  *    so the values of a group move the click probability alike; b0 is calibrated so the
  *    label rate is near LABEL_RATE.
- * Cardinalities follow the Kaggle profile, saturating with the row count; integers are
+ * Cardinalities follow the Kaggle profile (or Terabyte's, `profile: 'terabyte'`), saturating with the row count; integers are
  * Lomax (heavy-tailed) counts with Kaggle-like medians, empty fields come in the same
  * co-missing blocks as in Kaggle.
  *
@@ -35,6 +35,26 @@ export const KAGGLE_CARDINALITIES: readonly number[] = [
 ];
 
 export const LABEL_RATE = 0.25;
+
+/**
+ * Criteo Terabyte (24 day files, ~4.4 billion rows): the 26 categorical cardinalities
+ * DLRM and MLPerf use for it with --max-ind-range=40000000 (MLPerf's
+ * --arch-embedding-size). Six features have 25.6M to 40M values, past a JS Map's 2^24.
+ */
+export const TERABYTE_CARDINALITIES: readonly number[] = [
+  39884406, 39043, 17289, 7420, 20263, 3, 7120, 1543, 63, 38532951, 2953546, 403346, 10, 2208, 11938, 155, 4, 976, 14, 39979771, 25641295,
+  39664984, 585935, 12972, 108, 36,
+];
+/** Click rate of the first 1,000 rows of Terabyte's day_0 (../shared/data/criteo/README.md): a rough figure from a small sample. */
+export const TERABYTE_LABEL_RATE = 0.021;
+
+/** Cardinality and label-rate profiles: 'kaggle' (the default) or 'terabyte'. */
+export type SynthProfile = 'kaggle' | 'terabyte';
+export const SYNTH_PROFILES: readonly SynthProfile[] = ['kaggle', 'terabyte'];
+const PROFILES: Record<SynthProfile, { cardinalities: readonly number[]; labelRate: number }> = {
+  kaggle: { cardinalities: KAGGLE_CARDINALITIES, labelRate: LABEL_RATE },
+  terabyte: { cardinalities: TERABYTE_CARDINALITIES, labelRate: TERABYTE_LABEL_RATE },
+};
 /** New values per row while a feature is far from saturation (Kaggle's head shows ~0.5 for c3). */
 const NEW_VALUE_RATE = 1;
 const IN_GROUP = 0.8;
@@ -97,6 +117,8 @@ export interface SynthOptions {
   seed: number;
   /** Click model (default 'default'). */
   model?: SynthModelKind;
+  /** Cardinalities and label rate (default 'kaggle'); cardinalities saturate with the row count either way. */
+  profile?: SynthProfile;
   /** Knobs of the latent model (synth-latent.ts); only with model 'latent'. */
   latent?: Partial<LatentKnobs>;
   /** Number of hidden groups (default 256, or 512 for the latent model). */
@@ -121,8 +143,9 @@ export function scaledCardinality(kaggle: number, rows: number): number {
 }
 
 function validate(opts: SynthOptions): Required<SynthOptions> {
-  const { rows, seed, model = 'default', batchRows = 4096 } = opts;
+  const { rows, seed, model = 'default', batchRows = 4096, profile = 'kaggle' } = opts;
   if (!SYNTH_MODELS.includes(model)) throw invalidOption('model', `must be one of ${SYNTH_MODELS.join(', ')}`, model);
+  if (!SYNTH_PROFILES.includes(profile)) throw invalidOption('profile', `must be one of ${SYNTH_PROFILES.join(', ')}`, profile);
   if (opts.latent !== undefined && model !== 'latent') throw invalidOption('latent', "applies to model 'latent' only", model);
   const latent = model === 'latent' ? resolveLatentKnobs(opts.latent) : {};
   const groups = opts.groups ?? (model === 'latent' ? LATENT_DEFAULT_GROUPS : 256);
@@ -130,7 +153,7 @@ function validate(opts: SynthOptions): Required<SynthOptions> {
   if (!Number.isSafeInteger(seed)) throw invalidOption('seed', 'must be an integer', seed);
   if (!Number.isSafeInteger(groups) || groups < 1 || groups > 65535) throw invalidOption('groups', 'must be an integer in 1..65535', groups);
   if (!Number.isSafeInteger(batchRows) || batchRows < 1) throw invalidOption('batchRows', 'must be a positive integer', batchRows);
-  return { rows, seed, model, latent, groups, batchRows };
+  return { rows, seed, model, latent, groups, batchRows, profile };
 }
 
 function gaussian(rand: () => number): number {
@@ -177,13 +200,16 @@ class SynthModel {
   readonly latent: LatentClickModel | null;
   b0 = 0;
 
-  constructor(rows: number, seed: number, groups: number, latent: Partial<LatentKnobs> | null = null) {
+  readonly labelRate: number;
+
+  constructor(rows: number, seed: number, groups: number, latent: Partial<LatentKnobs> | null = null, profile: SynthProfile = 'kaggle') {
     const seedLo = seed >>> 0;
     const seedHi = Math.floor(seed / 4294967296) >>> 0;
     const rand = mulberry32(hash2(seedLo, seedHi, 0x5eed0001));
     this.hexKey = hash2(seedLo, seedHi, 0x5eed0002);
     const G = (this.G = groups);
-    this.card = Int32Array.from(KAGGLE_CARDINALITIES, (k) => scaledCardinality(k, rows));
+    this.card = Int32Array.from(PROFILES[profile].cardinalities, (k) => scaledCardinality(k, rows));
+    this.labelRate = PROFILES[profile].labelRate;
 
     this.groupCdf = new Float64Array(G);
     let total = 0;
@@ -233,10 +259,10 @@ export class SynthGenerator {
   private group = 0;
 
   constructor(opts: SynthOptions) {
-    const { rows, seed, groups, model, latent } = validate(opts);
+    const { rows, seed, groups, model, latent, profile } = validate(opts);
     this.rows = rows;
     this.groups = groups;
-    this.model = new SynthModel(rows, seed, groups, model === 'latent' ? latent : null);
+    this.model = new SynthModel(rows, seed, groups, model === 'latent' ? latent : null, profile);
     this.state = hash2(seed >>> 0, Math.floor(seed / 4294967296) >>> 0, 0x5eed0003);
     this.model.b0 = this.calibrate(hash2(this.state, 1, 0x5eed0004));
   }
@@ -318,7 +344,7 @@ export class SynthGenerator {
     return z;
   }
 
-  /** b0 such that the mean click probability is LABEL_RATE, over a probe sample of rows. */
+  /** b0 such that the mean click probability is the profile's label rate, over a probe sample of rows. */
   private calibrate(probeSeed: number): number {
     const saved = this.state;
     this.state = probeSeed;
@@ -330,7 +356,7 @@ export class SynthGenerator {
       const b = (lo + hi) / 2;
       let mean = 0;
       for (let i = 0; i < z.length; i++) mean += 1 / (1 + Math.exp(-(b + z[i])));
-      if (mean / z.length > LABEL_RATE) hi = b;
+      if (mean / z.length > this.model.labelRate) hi = b;
       else lo = b;
     }
     return (lo + hi) / 2;

@@ -50,6 +50,8 @@ export interface EmbeddingBuildOptions {
   /** SCMA mapping file; built from the training rows when absent. */
   mapping?: string;
   mappingSample: number;
+  /** Check the mapping file's stored checksum on load (default true; --no-verify: false). */
+  verify?: boolean;
   /** robe: Z (default d). */
   robeBlock?: number;
 }
@@ -75,6 +77,12 @@ export interface BuiltEmbedding {
   memoryFloats: number | null;
   /** Per-feature distinct values of the training rows, when a pass counted them. */
   distinct: number[] | null;
+  /**
+   * scma with --mapping: the given file's content checksum (ScmaMapping.contentChecksum),
+   * its identity for train --resume whatever its path; null otherwise (a mapping built on
+   * the fly, like a vocabulary, is a function of the training rows and the settings).
+   */
+  mappingChecksum?: string | null;
 }
 
 interface EmbeddingKindEntry {
@@ -205,10 +213,12 @@ const scma: EmbeddingKindEntry = {
     let codes: LocationCodes;
     let mapping: SavedEmbeddingSpec['mapping'];
     let writeFiles = noFiles;
+    let mappingChecksum: string | null = null;
     if (o.mapping !== undefined) {
-      const m = await loadMapping(o.mapping, { dim: o.dim });
+      const m = await loadMapping(o.mapping, { dim: o.dim, verify: o.verify ?? true });
       if (m.dim !== o.dim) throw new PipelineError('ERR_MAPPING_DIM', `mapping has d=${m.dim} but the model's --arch-sparse-feature-size is ${o.dim}`, { file: o.mapping });
       codes = m;
+      mappingChecksum = m.contentChecksum;
       // The model directory gets its own copy, so it can be moved or shipped alone.
       mapping = { file: MAPPING_FILE, meta: m.meta };
       const source = o.mapping;
@@ -225,7 +235,7 @@ const scma: EmbeddingKindEntry = {
       // Kept beside the model so predict uses exactly these codes (a resume rebuilds the same ones).
       writeFiles = (dir) => writeMapping(path.join(dir, MAPPING_FILE), m).then(() => {});
     }
-    return { spec: { kind: 'scma', memoryFloats, codes, ...withInit(initRows) }, saved: { kind: 'scma', dim: o.dim, memoryFloats, mapping }, writeFiles, memoryFloats, distinct };
+    return { spec: { kind: 'scma', memoryFloats, codes, ...withInit(initRows) }, saved: { kind: 'scma', dim: o.dim, memoryFloats, mapping }, writeFiles, memoryFloats, distinct, mappingChecksum };
   },
   async restore(saved, modelDir) {
     if (!saved.mapping) throw new PipelineError('ERR_MODEL', 'scma embedding without a mapping', { file: modelDir });

@@ -223,17 +223,30 @@ export class MinHashReducer {
   addSampledRows(rows: Float64Array, cats: Uint32Array, where?: string): void {
     const f = this.features;
     if (cats.length !== rows.length * f) throw new PipelineError('ERR_SCHEMA', `sample has ${cats.length} values for ${rows.length} rows of ${f} features`, where ? { file: where } : {});
-    const present = new Set<number>();
-    for (let s = 0; s < this.size; s++) present.add(this.rows[s]);
+    this.checkDisjoint(rows, where);
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i];
-      if (!Number.isSafeInteger(r) || r < 0) throw new PipelineError('ERR_SCHEMA', `bad row index ${r}`, where ? { file: where } : {});
-      if (present.has(r)) {
-        throw new PipelineError('ERR_MERGE_OVERLAP', `row ${r} is in two of the merged parts: parts must cover disjoint rows`, where ? { file: where } : {});
-      }
-      present.add(r);
       const slot = this.admit(sampleKey(r, this.seed), r);
       if (slot >= 0) this.cats.set(cats.subarray(i * f, i * f + f), slot * f);
+    }
+  }
+
+  /**
+   * Refuses bad row indices and rows in both parts (or twice in `rows`). By sorting, not
+   * a Set: a JS Set stops at 2^24 entries and a sample may hold up to 2^28 rows.
+   */
+  private checkDisjoint(rows: Float64Array, where?: string): void {
+    const ctx = where ? { file: where } : {};
+    const overlap = (r: number) => new PipelineError('ERR_MERGE_OVERLAP', `row ${r} is in two of the merged parts: parts must cover disjoint rows`, ctx);
+    for (let i = 0; i < rows.length; i++) if (!Number.isSafeInteger(rows[i]) || rows[i] < 0) throw new PipelineError('ERR_SCHEMA', `bad row index ${rows[i]}`, ctx);
+    const theirs = Float64Array.from(rows).sort();
+    const mine = this.rows.slice(0, this.size).sort();
+    let a = 0;
+    for (let i = 0; i < theirs.length; i++) {
+      const r = theirs[i];
+      if (i > 0 && theirs[i - 1] === r) throw overlap(r);
+      while (a < mine.length && mine[a] < r) a++;
+      if (a < mine.length && mine[a] === r) throw overlap(r);
     }
   }
 

@@ -4,9 +4,15 @@
  * contiguous row; values rarer than minCount, and values never seen in training,
  * share one out-of-vocabulary row (row 0). With bucketed ids (preprocess --buckets
  * N) the ids already are rows: the identity vocabulary of size N.
+ *
+ * Counts and vocabularies live in typed-array hash tables (core/u32-table.ts), not JS
+ * Maps: a Map stops at 2^24 entries and Criteo Terabyte has features with ~40M
+ * distinct ids. Memory: 8 bytes per table slot, 10.7 to 21.3 bytes per distinct value
+ * (per feature, while counting; and again for the vocabulary's lookup table).
  */
 import { NUM_CAT, type FeatureBatch } from '../core/schema.js';
 import { invalidOption } from '../core/errors.js';
+import { U32Table } from '../core/u32-table.js';
 
 /** Per-feature vocabulary for full embedding tables: id -> row in 0..size(f)-1. */
 export interface Vocabulary {
@@ -19,23 +25,20 @@ export const OOV_ROW = 0;
 
 /** Streaming per-feature value counts; partial counters merge by addition. */
 export class ValueCounter {
-  readonly counts: Map<number, number>[] = Array.from({ length: NUM_CAT }, () => new Map());
+  readonly counts: U32Table[] = Array.from({ length: NUM_CAT }, () => new U32Table());
   rows = 0;
 
   add(b: FeatureBatch): void {
     for (let f = 0; f < NUM_CAT; f++) {
       const col = b.cats[f];
       const m = this.counts[f];
-      for (let i = 0; i < b.rows; i++) {
-        const v = col[i];
-        m.set(v, (m.get(v) ?? 0) + 1);
-      }
+      for (let i = 0; i < b.rows; i++) m.add(col[i]);
     }
     this.rows += b.rows;
   }
 
   merge(other: ValueCounter): void {
-    for (let f = 0; f < NUM_CAT; f++) for (const [v, c] of other.counts[f]) this.counts[f].set(v, (this.counts[f].get(v) ?? 0) + c);
+    for (let f = 0; f < NUM_CAT; f++) this.counts[f].addAll(other.counts[f]);
     this.rows += other.rows;
   }
 
@@ -47,8 +50,7 @@ export class ValueCounter {
   vocabulary({ minCount = 1 }: { minCount?: number } = {}): FeatureVocabulary {
     if (!Number.isInteger(minCount) || minCount < 1) throw invalidOption('min-count', 'must be a positive integer', minCount);
     // Sorted values make the row assignment independent of input order details.
-    const keys = this.counts.map((m) => Uint32Array.from([...m].filter(([, c]) => c >= minCount).map(([v]) => v)).sort());
-    return new FeatureVocabulary(keys);
+    return new FeatureVocabulary(this.counts.map((m) => m.keysAtLeast(minCount)));
   }
 }
 
@@ -60,12 +62,12 @@ export async function countValues(source: AsyncIterable<FeatureBatch>): Promise<
 
 export class FeatureVocabulary implements Vocabulary {
   readonly kind = 'table';
-  private readonly maps: Map<number, number>[];
+  private readonly maps: U32Table[];
   /** Per feature, the kept values in row order (row = position + 1). */
   constructor(readonly keys: Uint32Array[]) {
     if (keys.length !== NUM_CAT) throw invalidOption('vocabulary', `must have ${NUM_CAT} features`, keys.length);
     this.maps = keys.map((k) => {
-      const m = new Map<number, number>();
+      const m = new U32Table(k.length);
       for (let i = 0; i < k.length; i++) m.set(k[i], i + 1);
       return m;
     });
@@ -74,7 +76,7 @@ export class FeatureVocabulary implements Vocabulary {
     return this.keys[feature].length + 1;
   }
   index(feature: number, value: number): number {
-    return this.maps[feature].get(value) ?? OOV_ROW;
+    return this.maps[feature].get(value); // 0 when absent: OOV_ROW
   }
   totalRows(): number {
     return this.keys.reduce((s, k) => s + k.length + 1, 0);

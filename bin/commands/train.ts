@@ -52,7 +52,8 @@ const options = {
   'embedding-impl': { type: 'string', arg: 'NAME', default: D.embeddingImpl, help: 'auto | fused | cpu-step | composite | cpu-sparse | webgpu (auto: fused on webgpu, the whole step in WGSL; cpu-step on wasm and cpu, the whole step in JS loops and XNNPACK matmuls)' },
   metrics: { type: 'path', arg: 'FILE', help: 'write metrics as JSON lines (train loss, evaluations, summary)' },
   out: { type: 'path', short: 'o', arg: 'DIR', help: 'checkpoints and the saved model (DIR/model)' },
-  resume: { type: 'boolean', help: 'continue from the checkpoint in --out' },
+  resume: { type: 'boolean', help: 'continue from the checkpoint in --out (kept only if the input shards and the --mapping file have the same contents, whatever their paths)' },
+  verify: { type: 'boolean', default: true, help: "check each shard's size and checksum against the manifest, and the mapping file's checksum (--no-verify skips it)" },
   'checkpoint-freq': { type: 'int', min: 1, arg: 'N', default: D.checkpointFreq, help: 'checkpoint every N steps (and at the end)' },
   progress: { type: 'boolean', help: 'progress lines by time (step/total, epoch, loss, samples/s, ETA) every 2 s on a terminal, 10 s otherwise, besides the --print-freq lines; default: on when stderr is a terminal; --no-progress: off' },
   // yanzhoupan/dlrm_ssm's flags, so its command lines run as they are.
@@ -125,6 +126,7 @@ export async function run(argv: string[]): Promise<number | void> {
     metricsFile: v.metrics,
     outDir: v.out ?? v['save-model'],
     resume: v.resume,
+    verify: v.verify,
     progress: p.enabled ? { intervalMs: p.intervalMs } : undefined,
   });
   // For people: 4 significant digits (the --metrics file keeps full precision).

@@ -54,7 +54,7 @@ const shuffleSeed = (seed: number, epoch: number) => hash2(seed, epoch, 0x5eed5e
  * Runs the epochs (from `ck`'s position when resuming) and the final evaluation.
  * The metrics file is left open for the caller's summary line.
  */
-export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSettings, ck: TrainCheckpoint | null, fp: string): Promise<LoopResult> {
+export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSettings, ck: TrainCheckpoint | null, fp: string, onCheckpoint: (step: number) => void = () => {}): Promise<LoopResult> {
   const { batchSize, printFreq, testFreq, checkpointFreq, seed, outDir, log } = s;
   const nEpochs = source.stdin ? 1 : s.epochs;
   let step = 0;
@@ -85,7 +85,7 @@ export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSet
   if (s.inputThread && source.shards && !threaded) log('train: the input worker thread is not available here; reading shards on the main thread');
   const epochBatches = (epoch: number): AsyncIterable<TrainBatch> =>
     threaded
-      ? threadedTrainBatches({ input: source.shards!.input, range: source.shards!.train, verify: true, capacity: s.shuffleBuffer, seed: shuffleSeed(seed, epoch), batchSize }, Math.max(2, s.prefetch))
+      ? threadedTrainBatches({ input: source.shards!.input, range: source.shards!.train, verify: s.verify, capacity: s.shuffleBuffer, seed: shuffleSeed(seed, epoch), batchSize }, Math.max(2, s.prefetch))
       : shuffledTrainBatches(source.epochRows(), { capacity: s.shuffleBuffer, seed: shuffleSeed(seed, epoch), batchSize });
 
   let lastVal: EvalMetrics | null = null;
@@ -116,6 +116,7 @@ export async function trainingLoop(model: Dlrm, source: TrainSource, s: TrainSet
       model: state,
       progress: { lossSum, lossCount, metricsBytes: metrics.bytes, lastLoss },
     });
+    onCheckpoint(step);
   };
 
   // Models that run ahead of the host (the fused WebGPU step) accumulate the loss on

@@ -55,6 +55,8 @@ export interface TrainOptions {
   metricsFile?: string;
   outDir?: string;
   resume?: boolean;
+  /** Check each shard's size and checksum, and the mapping file's checksum, as they are read (default true; --no-verify: false). */
+  verify?: boolean;
   /** TrainBatches prepared ahead of the model. */
   prefetch?: number;
   /** Read, shuffle and batch shard input on a worker thread (default true; stdin is always read in this thread). */
@@ -91,6 +93,7 @@ export const TRAIN_DEFAULTS = Object.freeze({
   backend: 'auto',
   embeddingImpl: 'auto',
   resume: false,
+  verify: true,
   prefetch: 2,
   inputThread: true,
 });
@@ -141,6 +144,7 @@ export function resolveTrainOptions(opts: TrainOptions): TrainSettings {
     metricsFile: opts.metricsFile,
     outDir: opts.outDir,
     resume: opts.resume ?? d.resume,
+    verify: opts.verify ?? d.verify,
     prefetch: opts.prefetch ?? d.prefetch,
     inputThread: opts.inputThread ?? d.inputThread,
     progress: opts.progress,

@@ -41,10 +41,31 @@ export function settingDifferences(before: string, now: string): string[] {
   return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).map((k) => `${k}: ${show(a[k])} -> ${show(b[k])}`);
 }
 
-export function requireSameSettings(ck: TrainCheckpoint | null, fp: string, outDir: string | undefined): void {
-  if (ck && ck.fingerprint !== fp) {
-    const diff = settingDifferences(ck.fingerprint, fp);
-    const which = diff.length ? `differs in ${diff.join('; ')}` : 'was written with other settings (input, architecture, embedding, batch size, split, shuffle or seed)';
-    throw new PipelineError('ERR_RESUME_MISMATCH', `the checkpoint ${which}: resume with the same settings, or choose another --out`, { file: path.join(outDir!, CHECKPOINT_FILE) });
+/**
+ * Refuses a checkpoint written with other settings. `files` names the file behind a
+ * content-keyed setting (input, mapping), so that a different file at the same path
+ * is reported by its name.
+ */
+export function requireSameSettings(ck: TrainCheckpoint | null, fp: string, outDir: string | undefined, files: Record<string, string> = {}): void {
+  if (!ck || ck.fingerprint === fp) return;
+  const ckFile = path.join(outDir!, CHECKPOINT_FILE);
+  const diff = settingDifferences(ck.fingerprint, fp);
+  const file = changedKeys(ck.fingerprint, fp).find((k) => files[k] !== undefined);
+  if (file !== undefined) {
+    // The same path, other contents (or another path): name the file, not only the checkpoint.
+    const others = diff.length > 1 ? `; the checkpoint also differs in ${diff.filter((d) => !d.startsWith(`${file}:`)).join('; ')}` : '';
+    throw new PipelineError('ERR_RESUME_MISMATCH', `is not the ${file} the checkpoint ${ckFile} was trained with: its contents differ (${diff.find((d) => d.startsWith(`${file}:`))})${others}: resume with the same ${file}, or choose another --out`, { file: files[file] });
+  }
+  const which = diff.length ? `differs in ${diff.join('; ')}` : 'was written with other settings (input, architecture, embedding, batch size, split, shuffle or seed)';
+  throw new PipelineError('ERR_RESUME_MISMATCH', `the checkpoint ${which}: resume with the same settings, or choose another --out`, { file: ckFile });
+}
+
+function changedKeys(before: string, now: string): string[] {
+  try {
+    const a = JSON.parse(before) as Record<string, unknown>;
+    const b = JSON.parse(now) as Record<string, unknown>;
+    return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  } catch {
+    return [];
   }
 }

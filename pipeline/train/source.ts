@@ -8,6 +8,8 @@ import type { Readable } from 'node:stream';
 import { PipelineError } from '../../core/errors.js';
 import type { FeatureBatch } from '../../core/schema.js';
 import { readCheckedArrowStream, readFeatureBatches, readManifest, type Manifest } from '../../io/read-shards.js';
+import { fingerprintFile } from '../../io/fingerprint.js';
+import { checksumHex, crc32 } from '../../core/checksum.js';
 import { planSplit, requireTotal, resolveDaySplit, selectRows, TailHoldback, type RowRange, type SplitPlan, type SplitSpec } from '../../stages/split.js';
 
 export interface TrainSource {
@@ -15,6 +17,14 @@ export interface TrainSource {
   readonly input: string;
   readonly stdin: boolean;
   readonly manifest?: Manifest;
+  /**
+   * What the rows are, not where they are (the resume fingerprint): a shard
+   * directory's per-shard checksums, sizes and row counts from its manifest; one shard
+   * file's size and CRC-32 of its first and last MiB; '-' for stdin. The training
+   * rows are also the source of the full tables' vocabulary and of a mapping built on
+   * the fly, so this keys those too.
+   */
+  readonly contentKey: string;
   /** The split; for a stdin stream only once it has been read to the end. */
   plan(): SplitPlan | undefined;
   /** A fresh pass over the training rows (count passes, the on-the-fly mapping); absent for stdin. */
@@ -37,24 +47,36 @@ function emptyIterable(): AsyncIterable<FeatureBatch> {
 }
 
 /** Shards: a directory with its manifest, or one .parquet/.arrow file (counted with one cheap pass). */
-async function openShards(input: string, split: SplitSpec, log?: (line: string) => void): Promise<TrainSource> {
+/** A shard directory's identity: CRC-32 over its manifest's shard list (each shard's file, rows, size and checksum). */
+function manifestContentKey(m: Manifest): string {
+  const list = m.shards.map((s) => [s.file, s.rows, s.bytes, s.crc32 ?? null]);
+  return `shards:${m.shards.length}:${CHECKSUM_PREFIX}${checksumHex(crc32(Buffer.from(JSON.stringify(list))))}`;
+}
+
+const CHECKSUM_PREFIX = 'crc32:';
+
+async function openShards(input: string, split: SplitSpec, verify: boolean, log?: (line: string) => void): Promise<TrainSource> {
   let stat;
   try {
     stat = await fsp.stat(input);
   } catch (err) {
     throw new PipelineError('ERR_INPUT', `cannot read input: ${(err as Error).message}`, { file: input });
   }
-  const open = () => readFeatureBatches(input);
+  const open = () => readFeatureBatches(input, { verify });
   let total = 0;
   let manifest: Manifest | undefined;
+  let contentKey: string;
   if (stat.isDirectory()) {
     manifest = await readManifest(input);
+    contentKey = manifestContentKey(manifest);
     total = manifest.rows;
     // Day files: DLRM's Terabyte split, with the last day's rows from the manifest.
     const days = resolveDaySplit(split, manifest, input);
     if (days.note) log?.(days.note);
     split = days.spec;
   } else {
+    const f = await fingerprintFile(input);
+    contentKey = `file:${f.size}:${CHECKSUM_PREFIX}${f.head}:${f.tail}`;
     for await (const b of open()) total += b.rows;
   }
   requireTotal(split, total, input);
@@ -68,6 +90,7 @@ async function openShards(input: string, split: SplitSpec, log?: (line: string) 
     input,
     stdin: false,
     manifest,
+    contentKey,
     plan: () => plan,
     trainRows,
     shards: { input, train: plan.train },
@@ -88,6 +111,7 @@ function openStream(stream: Readable, split: SplitSpec): TrainSource {
   return {
     input: '-',
     stdin: true,
+    contentKey: '-',
     plan: () => plan,
     epochRows: async function* () {
       if (read) throw new Error('a stdin stream is read once: one epoch');
@@ -113,6 +137,7 @@ function openStream(stream: Readable, split: SplitSpec): TrainSource {
   };
 }
 
-export async function openTrainSource(input: string, opts: { stdin?: Readable; split: SplitSpec; log?: (line: string) => void }): Promise<TrainSource> {
-  return input === '-' ? openStream(opts.stdin ?? process.stdin, opts.split) : openShards(input, opts.split, opts.log);
+/** `verify` (default true): check each shard's size and checksum against the manifest as it is read (--no-verify: false). */
+export async function openTrainSource(input: string, opts: { stdin?: Readable; split: SplitSpec; verify?: boolean; log?: (line: string) => void }): Promise<TrainSource> {
+  return input === '-' ? openStream(opts.stdin ?? process.stdin, opts.split) : openShards(input, opts.split, opts.verify ?? true, opts.log);
 }

@@ -8,5 +8,5 @@ t.test('one random trial of each fault kind passes', async (t) => {
   const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/bench/faults.js'), '--trials', '1', '--rows', '20000', '--seed', String(Date.now() % 1000)], { encoding: 'utf8' });
   t.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  t.same(lines.map((l) => [l.kind, l.trials, l.failures]), ['preprocess', 'rollback', 'minhash', 'concurrent', 'bitflip'].map((k) => [k, 1, 0]));
+  t.same(lines.map((l) => [l.kind, l.trials, l.failures]), ['preprocess', 'rollback', 'minhash', 'train', 'concurrent', 'bitflip'].map((k) => [k, 1, 0]));
 });

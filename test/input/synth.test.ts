@@ -5,6 +5,8 @@ import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import {
   KAGGLE_CARDINALITIES,
+  TERABYTE_CARDINALITIES,
+  TERABYTE_LABEL_RATE,
   SynthGenerator,
   formatProbs,
   scaledCardinality,
@@ -534,4 +536,34 @@ t.test('latent: the click logit has pairwise interactions between latent vectors
   t.ok(big > 40, `${big}/50 value pairs interact`);
   // The logit depends on the value, not only on its group: two values of one group differ.
   t.not(noPairs.logit(row(5, 1)), noPairs.logit(row(5 + 64, 1)));
+});
+
+t.test("profile 'terabyte': Terabyte's cardinalities and click rate", async (t) => {
+  const rows = 60_000;
+  const distinct = Array.from({ length: NUM_CAT }, () => new Set<number>());
+  let clicks = 0;
+  let probSum = 0;
+  for (const b of synthBatches({ rows, seed: 5, profile: 'terabyte' })) {
+    for (let i = 0; i < b.rows; i++) {
+      for (let f = 0; f < NUM_CAT; f++) {
+        const v = b.latent.values[i * NUM_CAT + f];
+        if (v >= 0) distinct[f].add(v);
+      }
+      probSum += b.probs[i];
+    }
+    const text = b.text.toString('latin1');
+    for (let p = 0; p < text.length; p = text.indexOf('\n', p) + 1) if (text[p] === '1') clicks++;
+  }
+  // Binomial: sd of the rate at 60k rows and p = 0.021 is 0.0006; 5 sd either way.
+  t.ok(Math.abs(clicks / rows - TERABYTE_LABEL_RATE) < 0.003, `click rate ${clicks / rows} near ${TERABYTE_LABEL_RATE}`);
+  t.ok(Math.abs(probSum / rows - TERABYTE_LABEL_RATE) < 0.002, `mean true probability ${probSum / rows} near ${TERABYTE_LABEL_RATE} (the calibration)`);
+  const counts = distinct.map((s) => s.size);
+  const rho = spearman(counts, [...TERABYTE_CARDINALITIES]);
+  t.ok(rho > 0.9, `distinct counts ranked like Terabyte's cardinalities (Spearman ${rho.toFixed(3)}): ${counts.join(' ')}`);
+  t.ok(rho > spearman(counts, [...KAGGLE_CARDINALITIES]), "closer to Terabyte's ranking than to Kaggle's");
+  for (let f = 0; f < NUM_CAT; f++) if (counts[f] > scaledCardinality(TERABYTE_CARDINALITIES[f], rows)) t.fail(`c${f + 1} exceeds its cardinality`);
+  t.equal(counts[5], 3, 'c6 has all its 3 values');
+  t.throws(() => synthBatches({ rows: 1, seed: 1, profile: 'petabyte' as 'kaggle' }).next(), /Invalid option profile/);
+  const kaggle = synthBatches({ rows: 50, seed: 5 }).next().value!.text;
+  t.same(kaggle, synthBatches({ rows: 50, seed: 5, profile: 'kaggle' }).next().value!.text, "'kaggle' is the default");
 });

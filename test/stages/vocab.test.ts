@@ -2,6 +2,8 @@ import t from 'tap';
 import { ValueCounter, IdentityVocabulary, encodeVocabulary, decodeVocabulary, OOV_ROW, countValues } from '../../stages/vocab.js';
 import { emptyFeatureBatch } from '../../core/schema.js';
 
+t.setTimeout(240_000); // the 2^24 case: ~17M rows x 26 features through the counter, tens of seconds on a loaded machine
+
 function batch(values: number[][]) {
   // values[f] = column f (the rest of the 26 columns: 0)
   const b = emptyFeatureBatch(values[0].length);
@@ -38,7 +40,8 @@ t.test('merge of partial counts equals one pass', async (t) => {
   a.merge(b);
   const one = new ValueCounter();
   one.add(batch([[1, 2, 3, 3, 4, 4]]));
-  t.same([...a.counts[0]].sort(), [...one.counts[0]].sort());
+  t.same(a.counts[0].entries(), one.counts[0].entries());
+  t.same(a.counts[0].entries(), [[1, 1], [2, 1], [3, 2], [4, 2]]);
 });
 
 t.test('vocabulary round-trips through its binary form', async (t) => {
@@ -60,4 +63,45 @@ t.test('identity vocabulary for bucketed ids', async (t) => {
   t.equal(per.size(3), 5);
   t.equal(per.index(3, 4), 4);
   t.throws(() => new IdentityVocabulary([1, 2]), /Invalid option buckets/);
+});
+
+t.test('more than 2^24 distinct ids in one feature: counted, kept and looked up exactly (a Map stopped at 2^24)', async (t) => {
+  const n = 2 ** 24 + 50_000;
+  const id = (r: number) => Math.imul(r, 0x9e3779b1) >>> 0; // a bijection: n distinct ids
+  const chunk = 1 << 20;
+  const counter = new ValueCounter();
+  const b = emptyFeatureBatch(chunk);
+  for (let start = 0; start < n; start += chunk) {
+    b.rows = Math.min(chunk, n - start);
+    for (let i = 0; i < b.rows; i++) {
+      b.cats[0][i] = id(start + i);
+      b.cats[1][i] = (start + i) % 7;
+    }
+    counter.add(b);
+  }
+  // The first 1000 rows once more: their ids are seen twice.
+  b.rows = 1000;
+  for (let i = 0; i < 1000; i++) {
+    b.cats[0][i] = id(i);
+    b.cats[1][i] = i % 7;
+  }
+  counter.add(b);
+  const distinct = counter.distinct();
+  t.equal(distinct[0], n, 'feature 0: every id');
+  t.equal(distinct[1], 7);
+  t.equal(distinct[2], 1, 'an all-zero column: one value');
+  const twice = counter.vocabulary({ minCount: 2 });
+  t.equal(twice.size(0), 1001, 'min-count 2 keeps the 1000 ids seen twice');
+  const vocab = counter.vocabulary();
+  counter.counts.length = 0; // drop the counts (256 MiB) before checking the vocabulary
+  t.equal(vocab.size(0), n + 1, 'one row per id plus the OOV row');
+  const keys = vocab.keys[0];
+  let unsorted = 0;
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1] >= keys[i]) unsorted++;
+  t.equal(unsorted, 0, 'rows in ascending id order');
+  let wrong = 0;
+  for (let j = 0; j < keys.length; j += 997) if (vocab.index(0, keys[j]) !== j + 1) wrong++;
+  t.equal(wrong, 0, 'every 997th id maps to its row');
+  t.equal(vocab.index(0, id(n)), OOV_ROW, 'an id never seen: the OOV row');
+  t.equal(vocab.index(1, 6), 7);
 });
