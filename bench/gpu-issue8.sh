@@ -24,7 +24,7 @@ t() { echo "[$(( $(date +%s) - s0 )) s] $*"; }
 # runs beside our benches; its training runs alone on the GPU at the end.
 timeout 120 node $D/gpu-train.mjs --rows "$ROWS" --work $W --only-synth 2>&1 | tail -1
 t synth
-( timeout 480 bash $D/fb-dlrm/run.sh $D/dlrm $W/synth.tsv 2048 0 --processed-data-file=/tmp/fbw/kaggleAdDisplayChallenge_processed.npz > "$OUT/fb-prep.log" 2>&1; echo "prep rc $?" >> "$OUT/fb-prep.log" ) &
+( timeout 480 bash $D/fb-dlrm/run.sh $D/dlrm $W/synth.tsv 2048 0 --dataset-multiprocessing --processed-data-file=/tmp/fbw/kaggleAdDisplayChallenge_processed.npz > "$OUT/fb-prep.log" 2>&1; echo "prep rc $?" >> "$OUT/fb-prep.log" ) &
 prep=$!
 export PYTHONUNBUFFERED=1
 timeout 60 python3 $D/torch_dlrm_step.py --batch 2048 --steps 20 > "$OUT/torch.jsonl" 2>"$OUT/torch.err"
