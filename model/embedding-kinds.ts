@@ -9,7 +9,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PipelineError } from '../core/errors.js';
 import type { FeatureBatch } from '../core/schema.js';
-import { countValues, decodeVocabulary, encodeVocabulary, IdentityVocabulary, type ValueCounter } from '../stages/vocab.js';
+import { countDistinct, countValues, decodeVocabulary, encodeVocabulary, IdentityVocabulary, type ValueCounter } from '../stages/vocab.js';
 import type { EmbeddingSpec, LocationCodes } from './types.js';
 
 export const EMBEDDING_KINDS = ['full', 'hashnet', 'scma', 'robe'] as const;
@@ -124,8 +124,11 @@ async function sharedMemory(o: EmbeddingBuildOptions, ctx: EmbeddingBuildContext
     ctx.log(`train: a stdin stream carries no per-feature value counts for --compression: using ${STREAM_MEMORY_FLOATS.toLocaleString('en-US')} floats of shared memory (--memory-floats M to choose)`);
     return { memoryFloats: STREAM_MEMORY_FLOATS, distinct: null };
   }
-  const counter = await countTrainingValues(ctx, '--compression on a stdin stream needs the per-feature value counts, a pass before training: give --memory-floats M instead, or read shards');
-  const distinct = counter.distinct();
+  if (!ctx.trainRows) throw new PipelineError('ERR_NEEDS_PASS', '--compression on a stdin stream needs the per-feature value counts, a pass before training: give --memory-floats M instead, or read shards', { file: ctx.input });
+  // Only the number of distinct values matters here: exact up to 1M per feature, an estimate past it (bounded memory).
+  const t0 = Date.now();
+  const { rows, distinct, exact } = await countDistinct(ctx.trainRows());
+  ctx.log(`train: counted values of ${rows} training rows in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${sum(distinct)} distinct (feature, value) pairs${exact ? '' : ' (estimated: a feature has more than 1,000,000)'}`);
   return { memoryFloats: Math.max(1, Math.round(o.compression * sum(distinct) * o.dim)), distinct, initRows: Math.max(1, ...distinct) };
 }
 

@@ -13,6 +13,7 @@
 import { NUM_CAT, type FeatureBatch } from '../core/schema.js';
 import { invalidOption } from '../core/errors.js';
 import { U32Table } from '../core/u32-table.js';
+import { DistinctCounter } from '../core/distinct-counter.js';
 
 /** Per-feature vocabulary for full embedding tables: id -> row in 0..size(f)-1. */
 export interface Vocabulary {
@@ -52,6 +53,27 @@ export class ValueCounter {
     // Sorted values make the row assignment independent of input order details.
     return new FeatureVocabulary(this.counts.map((m) => m.keysAtLeast(minCount)));
   }
+}
+
+/**
+ * Distinct values per feature without their counts, for sizing shared memory (M =
+ * compression x distinct x d), where an estimate serves: exact up to `exactLimit`
+ * distinct values in a feature (the same numbers as ValueCounter.distinct()), then a
+ * HyperLogLog estimate (about 0.8% standard error) in 16 KiB. So a Terabyte-sized
+ * feature (40M values) costs kilobytes here, not the gigabytes an exact count takes.
+ */
+export async function countDistinct(source: AsyncIterable<FeatureBatch> | Iterable<FeatureBatch>, exactLimit = 1_000_000): Promise<{ rows: number; distinct: number[]; exact: boolean }> {
+  const counters = Array.from({ length: NUM_CAT }, () => new DistinctCounter(exactLimit));
+  let rows = 0;
+  for await (const b of source) {
+    for (let f = 0; f < NUM_CAT; f++) {
+      const col = b.cats[f];
+      const c = counters[f];
+      for (let i = 0; i < b.rows; i++) c.add(col[i]);
+    }
+    rows += b.rows;
+  }
+  return { rows, distinct: counters.map((c) => c.count), exact: counters.every((c) => c.exact) };
 }
 
 export async function countValues(source: AsyncIterable<FeatureBatch>): Promise<ValueCounter> {

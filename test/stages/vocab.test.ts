@@ -105,3 +105,30 @@ t.test('more than 2^24 distinct ids in one feature: counted, kept and looked up 
   t.equal(vocab.index(0, id(n)), OOV_ROW, 'an id never seen: the OOV row');
   t.equal(vocab.index(1, 6), 7);
 });
+
+t.test('countDistinct: the exact counts below its limit, a HyperLogLog estimate within 3% past it', async (t) => {
+  const { countDistinct, countValues } = await import('../../stages/vocab.js');
+  const { numberedBatches } = await import('../helpers/train-data.js');
+  const { mulberry32 } = await import('../../core/hash.js');
+  const rng = mulberry32(11);
+  const batches = numberedBatches(60_000, 5000);
+  for (const b of batches) for (let f = 0; f < b.cats.length; f++) for (let i = 0; i < b.rows; i++) b.cats[f][i] = f === 0 ? Math.floor(rng() * 2 ** 32) : Math.floor(rng() * (f * 1000 + 1));
+  const exact = (await countValues((async function* () { yield* batches; })())).distinct();
+  const small = await countDistinct(batches);
+  t.same(small.distinct, exact, 'under the limit: the same numbers as ValueCounter');
+  t.ok(small.exact);
+  t.equal(small.rows, 60_000);
+  // Past a limit of 1000, features with more distinct values are estimated.
+  const est = await countDistinct(batches, 1000);
+  t.notOk(est.exact);
+  let estimated = 0;
+  for (let f = 0; f < exact.length; f++) {
+    if (exact[f] <= 1000) t.equal(est.distinct[f], exact[f], `c${f + 1}: exact under the limit`);
+    else {
+      estimated++;
+      const rel = Math.abs(est.distinct[f] - exact[f]) / exact[f];
+      if (rel > 0.03) t.fail(`c${f + 1}: estimate ${est.distinct[f]} vs ${exact[f]} (${(rel * 100).toFixed(2)}%)`);
+    }
+  }
+  t.ok(estimated >= 20, `${estimated} features estimated, each within 3% (4 standard errors)`);
+});
