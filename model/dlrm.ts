@@ -16,6 +16,7 @@ import { FusedDlrm } from './fused/step.js';
 import { CpuDlrm } from './cpu/step.js';
 import { fillNormal, paramRng } from './init.js';
 import { checkMemoryFloor } from './embedding/memory-init.js';
+import { checkedDenseState } from './embedding/layer.js';
 import type { Dlrm, DlrmConfig, ModelState, TrainBatch } from './types.js';
 
 export interface CreateDlrmOptions {
@@ -300,20 +301,8 @@ class DlrmModel implements Dlrm {
   }
 
   importState(state: ModelState): void {
-    if (!state || !Array.isArray(state.dense) || !Array.isArray(state.embedding) || !Array.isArray(state.optimizer)) {
-      throw new PipelineError('ERR_STATE_MISMATCH', 'saved state must have dense, embedding and optimizer arrays');
-    }
     // Check everything before changing anything: a mismatch leaves the model as it was.
-    const values = this.denseNames.map((name, i) => {
-      const a = state.dense.find((x) => x.name === name);
-      const shape = this.denseVars[i].shape;
-      if (!a) throw new PipelineError('ERR_STATE_MISMATCH', `saved state has no ${name}`, { field: name });
-      if (a.shape.length !== shape.length || a.shape.some((n, k) => n !== shape[k]) || a.values.length !== this.denseVars[i].size) {
-        throw new PipelineError('ERR_STATE_MISMATCH', `saved ${name} has shape [${a.shape}], this model needs [${shape}]`, { field: name });
-      }
-      return a.values;
-    });
-    if (state.dense.length !== this.denseNames.length) throw new PipelineError('ERR_STATE_MISMATCH', `saved state has ${state.dense.length} dense arrays, this model has ${this.denseNames.length}`);
+    const values = checkedDenseState(state, this.denseNames.map((name, i) => ({ name, shape: this.denseVars[i].shape })));
     // Dense Adagrad sums (a checkpoint); a saved model has no optimizer state: they restart at 0.
     const accums = this.denseAccum.map((v, i) => {
       const a = state.optimizer.find((x) => x.name === `dense.adagrad.${this.denseNames[i]}`);

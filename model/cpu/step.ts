@@ -19,7 +19,7 @@
  */
 import { invalidOption, PipelineError } from '../../core/errors.js';
 import type { Dlrm, DlrmConfig, ModelState, TrainBatch } from '../types.js';
-import { ADAGRAD_EPS, NUM_FEATURES, fromEmbeddingState, pick, toEmbeddingState } from '../embedding/layer.js';
+import { ADAGRAD_EPS, checkedDenseState, NUM_FEATURES, fromEmbeddingState, toEmbeddingState } from '../embedding/layer.js';
 import { Locator } from '../embedding/locations.js';
 import { initialMemory } from '../embedding/memory-init.js';
 import { denseParams, initialDense, interactionWidth, NUM_DENSE_INPUTS, type DenseParam } from '../fused/plan.js';
@@ -291,12 +291,8 @@ export class CpuDlrm implements Dlrm {
   }
 
   importState(state: ModelState): void {
-    if (!state || !Array.isArray(state.dense) || !Array.isArray(state.embedding) || !Array.isArray(state.optimizer)) {
-      throw new PipelineError('ERR_STATE_MISMATCH', 'saved state must have dense, embedding and optimizer arrays');
-    }
     // Check everything before changing anything: a mismatch leaves the model as it was.
-    const values = this.params.map((p) => pick(state.dense, p.name, p.shape));
-    if (state.dense.length !== this.params.length) throw new PipelineError('ERR_STATE_MISMATCH', `saved state has ${state.dense.length} dense arrays, this model has ${this.params.length}`);
+    const values = checkedDenseState(state, this.params);
     // A saved model has no optimizer state: Adagrad sums then restart at 0.
     const hasAccum = this.accum !== undefined && state.optimizer.some((a) => a.name === 'embedding.adagrad');
     const { memory, accum } = fromEmbeddingState(state, this.locator.stateShape, hasAccum);

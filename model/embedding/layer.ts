@@ -12,7 +12,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { PipelineError } from '../../core/errors.js';
-import type { EmbeddingSpec } from '../types.js';
+import type { EmbeddingSpec, ModelState } from '../types.js';
 
 export const NUM_FEATURES = 26;
 
@@ -93,4 +93,18 @@ export function pick(list: NamedArray[], name: string, shape: number[]): Float32
     throw new PipelineError('ERR_STATE_MISMATCH', `saved ${name} has shape [${a.shape}], this model needs [${shape}]`, { field: name });
   }
   return a.values;
+}
+
+/**
+ * A saved state's dense arrays in the order of `params`, every one checked (name,
+ * shape, count) before the caller changes anything, so a mismatch leaves the model as
+ * it was. Shared by the tfjs model, the fused WebGPU step and the CPU step.
+ */
+export function checkedDenseState(state: ModelState, params: readonly { name: string; shape: readonly number[] }[]): Float32Array[] {
+  if (!state || !Array.isArray(state.dense) || !Array.isArray(state.embedding) || !Array.isArray(state.optimizer)) {
+    throw new PipelineError('ERR_STATE_MISMATCH', 'saved state must have dense, embedding and optimizer arrays');
+  }
+  const values = params.map((p) => pick(state.dense, p.name, [...p.shape]));
+  if (state.dense.length !== params.length) throw new PipelineError('ERR_STATE_MISMATCH', `saved state has ${state.dense.length} dense arrays, this model has ${params.length}`);
+  return values;
 }

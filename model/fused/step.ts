@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { PipelineError } from '../../core/errors.js';
 import type { Dlrm, DlrmConfig, ModelState, TrainBatch } from '../types.js';
 import { invalidOption } from '../../core/errors.js';
-import { ADAGRAD_EPS, NUM_FEATURES, pick } from '../embedding/layer.js';
+import { ADAGRAD_EPS, checkedDenseState, NUM_FEATURES } from '../embedding/layer.js';
 import { FusedEmbedding, type EmbeddingOp } from './embedding.js';
 import { DedupePool, defaultDedupeWorkers, type DedupeResult } from './dedupe-pool.js';
 import { Gpu, MAP_READ, COPY_DST, type Binding } from './gpu.js';
@@ -409,12 +409,8 @@ export class FusedDlrm implements Dlrm {
   }
 
   importState(state: ModelState): void {
-    if (!state || !Array.isArray(state.dense) || !Array.isArray(state.embedding) || !Array.isArray(state.optimizer)) {
-      throw new PipelineError('ERR_STATE_MISMATCH', 'saved state must have dense, embedding and optimizer arrays');
-    }
     // Check everything before changing anything: a mismatch leaves the model as it was.
-    const values = this.paramList.map((p) => pick(state.dense, p.name, p.shape));
-    if (state.dense.length !== this.paramList.length) throw new PipelineError('ERR_STATE_MISMATCH', `saved state has ${state.dense.length} dense arrays, this model has ${this.paramList.length}`);
+    const values = checkedDenseState(state, this.paramList);
     const writeEmbedding = this.embedding.checkState(state);
     // Dense Adagrad sums (a checkpoint); a saved model has none, and then they stay as
     // they are (0 in a new model), as in the tfjs model.
