@@ -7,7 +7,7 @@
 #   npx tsc -p . && ../shared/tools/device/pack.sh bench/gpu-step.ts bench/gpu-train.ts && rm .device/*.map
 #   ../shared/tools/device/fb-dlrm/prepare.sh DLRM_GIT_DIR .device/dlrm
 #   mkdir -p .device/fb-dlrm && cp ../shared/tools/device/fb-dlrm/run.sh .device/fb-dlrm/
-#   cp bench/torch_dlrm_step.py bench/gpu-issue8.sh .device/
+#   cp bench/torch_dlrm_step.py bench/fb_dlrm_summary.py bench/gpu-issue8.sh .device/
 # There:  source .device/prelude.sh && bash .device/gpu-issue8.sh
 # JSON lines go to $OUT: torch.jsonl, gpu-step.jsonl, gpu-train.jsonl, fb-dlrm.jsonl.
 set -u
@@ -47,14 +47,7 @@ wait $prep; tail -2 "$OUT/fb-prep.log"
 t fb prep
 timeout 100 bash $D/fb-dlrm/run.sh $D/dlrm $W/synth.tsv 2048 1 --processed-data-file=/tmp/fbw/kaggleAdDisplayChallenge_processed.npz > "$OUT/fb-run.log" 2>&1
 t fb run
-python3 - "$OUT/fb-run.log" "$name" "$ROWS" > "$OUT/fb-dlrm.jsonl" <<'PY'
-import json, re, sys
-log, name, rows = open(sys.argv[1]).read(), sys.argv[2], int(sys.argv[3])
-ms = [float(x) for x in re.findall(r"([0-9.]+) ms/it", log)]
-auc = re.findall(r"auc ([0-9.]+)", log)
-steady = ms[1:] or ms
-print(json.dumps({"device": name, "peer": "facebookresearch/dlrm", "rows": rows, "split": "dlrm", "batch": 2048, "ms_per_it": ms, "samples_per_s": round(2048 * 1000 * len(steady) / sum(steady)) if steady else None, "test_auc": float(auc[-1]) if auc else None}))
-PY
+python3 $D/fb_dlrm_summary.py "$OUT/fb-run.log" "$name" "$ROWS" > "$OUT/fb-dlrm.jsonl"
 cat "$OUT/fb-dlrm.jsonl" | cut -c1-300
 node -e '
 const fs = require("fs");

@@ -19,8 +19,9 @@
  */
 import { invalidOption, PipelineError } from '../../core/errors.js';
 import type { Dlrm, DlrmConfig, ModelState, TrainBatch } from '../types.js';
-import { ADAGRAD_EPS, checkedDenseState, NUM_FEATURES, fromEmbeddingState, toEmbeddingState } from '../embedding/layer.js';
+import { checkedDenseState, NUM_FEATURES, fromEmbeddingState, toEmbeddingState } from '../embedding/layer.js';
 import { Locator } from '../embedding/locations.js';
+import { applySparseUpdate } from '../embedding/sparse-update.js';
 import { initialMemory } from '../embedding/memory-init.js';
 import { denseParams, initialDense, interactionWidth, NUM_DENSE_INPUTS, type DenseParam } from '../fused/plan.js';
 import { bceLoss, biasAct, colsum, interact, interactBackward, maskInto, sigmoidInto, transpose } from './kernels.js';
@@ -245,29 +246,13 @@ export class CpuDlrm implements Dlrm {
    * against m - (a + b)), with one random access per element instead of three.
    */
   private updateEmbedding(n: number): void {
-    const { locs, de: g, gradSum: sum, seen, touched, memory: mem, accum: acc } = this;
+    const { locs, de: g, memory: mem, accum: acc } = this;
     const lr = this.lr;
     if (!acc) {
       for (let i = 0; i < n; i++) mem[locs[i]] -= lr * g[i];
       return;
     }
-    let t = 0;
-    for (let i = 0; i < n; i++) {
-      const l = locs[i];
-      if (!seen[l]) {
-        seen[l] = 1;
-        touched[t++] = l;
-      }
-      sum[l] += g[i];
-    }
-    for (let i = 0; i < t; i++) {
-      const l = touched[i];
-      const gl = sum[l];
-      acc[l] += gl * gl;
-      mem[l] -= (lr * gl) / (Math.sqrt(acc[l]) + ADAGRAD_EPS);
-      sum[l] = 0;
-      seen[l] = 0;
-    }
+    applySparseUpdate({ memory: mem, accum: acc, lr, locs, grads: g, n, gradSum: this.gradSum, seen: this.seen, touched: this.touched });
   }
 
   async predict(batch: TrainBatch): Promise<Float32Array> {

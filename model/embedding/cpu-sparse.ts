@@ -7,8 +7,9 @@
  * PyTorch's sparse optimizers do).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ADAGRAD_EPS, NUM_FEATURES, fromEmbeddingState, toEmbeddingState, type EmbeddingLayer, type EmbeddingOptions, type EmbeddingState } from './layer.js';
+import { NUM_FEATURES, fromEmbeddingState, toEmbeddingState, type EmbeddingLayer, type EmbeddingOptions, type EmbeddingState } from './layer.js';
 import { Locator } from './locations.js';
+import { applySparseUpdate } from './sparse-update.js';
 import { initialMemory } from './memory-init.js';
 
 export class CpuSparseEmbedding implements EmbeddingLayer {
@@ -65,40 +66,7 @@ export class CpuSparseEmbedding implements EmbeddingLayer {
   async update(grads: tf.Tensor[]): Promise<void> {
     const g = (await grads[0].data()) as Float32Array;
     for (const t of grads) t.dispose();
-    const n = this.count;
-    const locs = this.locs;
-    const sum = this.gradSum;
-    const seen = this.seen;
-    const touched = this.touched;
-    let t = 0;
-    for (let i = 0; i < n; i++) {
-      const l = locs[i];
-      if (!seen[l]) {
-        seen[l] = 1;
-        touched[t++] = l;
-      }
-      sum[l] += g[i];
-    }
-    const mem = this.memory;
-    const lr = this.lr;
-    const acc = this.accum;
-    if (acc) {
-      for (let i = 0; i < t; i++) {
-        const l = touched[i];
-        const gl = sum[l];
-        acc[l] += gl * gl;
-        mem[l] -= (lr * gl) / (Math.sqrt(acc[l]) + ADAGRAD_EPS);
-        sum[l] = 0;
-        seen[l] = 0;
-      }
-    } else {
-      for (let i = 0; i < t; i++) {
-        const l = touched[i];
-        mem[l] -= lr * sum[l];
-        sum[l] = 0;
-        seen[l] = 0;
-      }
-    }
+    applySparseUpdate({ memory: this.memory, accum: this.accum, lr: this.lr, locs: this.locs, grads: g, n: this.count, gradSum: this.gradSum, seen: this.seen, touched: this.touched });
     this.end();
   }
 
