@@ -31,6 +31,7 @@ export { writeMapping, loadMapping } from '../scma/mapping-file.js';
 // Training: data path stages, the training loop, the model.
 export { shuffleBatches, shuffleStream } from '../stages/shuffle.js';
 export { batchRows, batcherStream } from '../stages/batcher.js';
+export { ShuffleBatcher, shuffledTrainBatches } from '../stages/shuffle-batcher.js';
 export { train, TRAIN_DEFAULTS, type TrainOptions, type TrainSummary } from './train.js';
 export { restoreDlrm, saveDlrm } from '../model/saved-model.js';
 export { EMBEDDING_KINDS, buildEmbedding, restoreEmbedding } from '../model/embedding-kinds.js';
