@@ -10,6 +10,7 @@
  */
 import { promises as fsp, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { onInterrupt } from '../core/interrupt.js';
 
 /** fsync of a directory makes a rename in it durable (no-op where the OS refuses it). */
 export async function syncDir(dir: string): Promise<void> {
@@ -78,7 +79,35 @@ export type FileContent = string | Uint8Array | Iterable<Uint8Array> | AsyncIter
  * `data` may be chunks (an Arrow writer, say): they are written as they come.
  * Resolves to the bytes written.
  */
+/**
+ * Atomic writes in flight, for an interrupt: SIGINT/SIGTERM stops them before the
+ * cleanups run (core/interrupt.ts), so no temp file appears after a cleanup has looked.
+ * A write begun before the signal finishes (its rename leaves a whole file); one asked
+ * for after it never starts and never settles, since the process is about to exit
+ * (an error there would print a second line after the interrupted one).
+ */
+const inFlight = new Set<Promise<unknown>>();
+let stopping = false;
+let unregister: (() => void) | undefined;
+
+function stopWrites(): Promise<void> {
+  stopping = true;
+  return Promise.allSettled([...inFlight]).then(() => undefined);
+}
+
 export async function writeFileAtomic(file: string, data: FileContent): Promise<number> {
+  if (stopping) return new Promise<number>(() => {});
+  unregister ??= onInterrupt({ status: () => undefined, cleanup: () => {}, stop: stopWrites });
+  const write = writeNow(file, data);
+  inFlight.add(write);
+  try {
+    return await write;
+  } finally {
+    inFlight.delete(write);
+  }
+}
+
+async function writeNow(file: string, data: FileContent): Promise<number> {
   const staged = stageFile(file);
   const fh = await fsp.open(staged.tmp, 'w');
   let bytes = 0;
