@@ -23,7 +23,7 @@ import { checkedDenseState, NUM_FEATURES, fromEmbeddingState, toEmbeddingState }
 import { Locator } from '../embedding/locations.js';
 import { applySparseUpdate } from '../embedding/sparse-update.js';
 import { initialMemory } from '../embedding/memory-init.js';
-import { denseParams, initialDense, interactionWidth, NUM_DENSE_INPUTS, type DenseParam } from '../fused/plan.js';
+import { checkBatch, denseParams, initialDense, interactionWidth, NUM_DENSE_INPUTS, type DenseParam } from '../fused/plan.js';
 import { bceLoss, biasAct, colsum, interact, interactBackward, maskInto, sigmoidInto, transpose } from './kernels.js';
 import { TfMatMul } from './matmul.js';
 
@@ -292,13 +292,4 @@ export class CpuDlrm implements Dlrm {
   }
 
   dispose(): void {}
-}
-
-function checkBatch(batch: TrainBatch, needLabel: boolean): number {
-  const rows = batch?.rows;
-  if (!Number.isSafeInteger(rows) || rows < 1) throw new PipelineError('ERR_BATCH', `batch rows must be a positive integer, got ${rows}`);
-  if (!(batch.dense instanceof Float32Array) || batch.dense.length < rows * NUM_DENSE_INPUTS) throw new PipelineError('ERR_BATCH', `batch dense must be a Float32Array of ${rows} x ${NUM_DENSE_INPUTS}`);
-  if (!(batch.cats instanceof Uint32Array) || batch.cats.length < rows * NUM_FEATURES) throw new PipelineError('ERR_BATCH', `batch cats must be a Uint32Array of ${rows} x ${NUM_FEATURES}`);
-  if (needLabel && (!(batch.label instanceof Float32Array) || batch.label.length < rows)) throw new PipelineError('ERR_BATCH', `training needs a label per row (${rows})`);
-  return rows;
 }

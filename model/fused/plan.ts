@@ -19,6 +19,8 @@
  * buffer 'lr' (one float), so a learning-rate schedule writes it per step and the
  * recorded dispatches stay as they are.
  */
+import { PipelineError } from '../../core/errors.js';
+import type { TrainBatch } from '../types.js';
 import { NUM_FEATURES } from '../embedding/layer.js';
 import { fillNormal, paramRng } from '../init.js';
 
@@ -234,4 +236,14 @@ export function buildProgram(shape: FusedShape, rows: number, mode: 'train' | 'p
   backward(bottom, 'dense', 'gA', undefined, false);
   ops.push({ op: 'scatter', grad: 'dE' }, { op: 'apply' });
   return { rows, ops, sizes };
+}
+
+/** A batch's row count, after checking its arrays hold what the fused op list reads (the fused and CPU steps). */
+export function checkBatch(batch: TrainBatch, needLabel: boolean): number {
+  const rows = batch?.rows;
+  if (!Number.isSafeInteger(rows) || rows < 1) throw new PipelineError('ERR_BATCH', `batch rows must be a positive integer, got ${rows}`);
+  if (!(batch.dense instanceof Float32Array) || batch.dense.length < rows * NUM_DENSE_INPUTS) throw new PipelineError('ERR_BATCH', `batch dense must be a Float32Array of ${rows} x ${NUM_DENSE_INPUTS}`);
+  if (!(batch.cats instanceof Uint32Array) || batch.cats.length < rows * NUM_FEATURES) throw new PipelineError('ERR_BATCH', `batch cats must be a Uint32Array of ${rows} x ${NUM_FEATURES}`);
+  if (needLabel && (!(batch.label instanceof Float32Array) || batch.label.length < rows)) throw new PipelineError('ERR_BATCH', `training needs a label per row (${rows})`);
+  return rows;
 }

@@ -21,7 +21,7 @@ import { ADAGRAD_EPS, checkedDenseState, NUM_FEATURES } from '../embedding/layer
 import { FusedEmbedding, type EmbeddingOp } from './embedding.js';
 import { DedupePool, defaultDedupeWorkers, type DedupeResult } from './dedupe-pool.js';
 import { Gpu, MAP_READ, COPY_DST, type Binding } from './gpu.js';
-import { accumBuffer, accumStateName, buildProgram, denseParams, type DenseOptimizer, type DenseParam, initialDense, MATMUL_TILE, NUM_DENSE_INPUTS, pairTable, paramBuffer, type FusedProgram, type FusedShape, type Op } from './plan.js';
+import { accumBuffer, accumStateName, buildProgram, checkBatch, denseParams, type DenseOptimizer, type DenseParam, initialDense, MATMUL_TILE, NUM_DENSE_INPUTS, pairTable, paramBuffer, type FusedProgram, type FusedShape, type Op } from './plan.js';
 import { adagradShader, COLSUM_SHADER, interactBackwardShader, interactShader, LOSS_SHADER, LOSS_SUM_SHADER, matmulShader, SGD_SHADER, SIGMOID_SHADER } from './shaders.js';
 
 /** What this model uses of tfjs-backend-webgpu's WebGPUBackend (4.22). */
@@ -435,13 +435,4 @@ export class FusedDlrm implements Dlrm {
     for (const s of this.sets) for (const b of Object.values(s)) b.destroy();
     this.embedding.dispose();
   }
-}
-
-function checkBatch(batch: TrainBatch, needLabel: boolean): number {
-  const rows = batch?.rows;
-  if (!Number.isSafeInteger(rows) || rows < 1) throw new PipelineError('ERR_BATCH', `batch rows must be a positive integer, got ${rows}`);
-  if (!(batch.dense instanceof Float32Array) || batch.dense.length < rows * NUM_DENSE_INPUTS) throw new PipelineError('ERR_BATCH', `batch dense must be a Float32Array of ${rows} x ${NUM_DENSE_INPUTS}`);
-  if (!(batch.cats instanceof Uint32Array) || batch.cats.length < rows * NUM_FEATURES) throw new PipelineError('ERR_BATCH', `batch cats must be a Uint32Array of ${rows} x ${NUM_FEATURES}`);
-  if (needLabel && (!(batch.label instanceof Float32Array) || batch.label.length < rows)) throw new PipelineError('ERR_BATCH', `training needs a label per row (${rows})`);
-  return rows;
 }
