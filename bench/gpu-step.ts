@@ -77,6 +77,8 @@ const { values: o } = parseArgs({
     'op-profile': { type: 'boolean', default: false },
     torch: { type: 'string' },
     'sync-steps': { type: 'string', default: '5' },
+    /** The CPU step's threads (main included); default: defaultCpuThreads(). */
+    threads: { type: 'string' },
     /** The device's name for the output lines (WebGPU's adapter info often names only the driver). */
     device: { type: 'string' },
   },
@@ -255,7 +257,7 @@ async function profileTfjs(model: Model, batch: TrainBatch): Promise<Record<stri
 async function runConfig(shapeName: string, shape: { d: number; bottom: number[]; top: number[] }, kind: string, config: DlrmConfig, batches: TrainBatch[], log: (l: string) => void, impl: string): Promise<void> {
   const batchRows = batches[0].rows;
   const t0 = performance.now();
-  const model = await createDlrm(config, { backend: o.backend, log, embeddingImpl: impl });
+  const model = await createDlrm(config, { backend: o.backend, log, embeddingImpl: impl, ...(o.threads ? { threads: Number(o.threads) } : {}) });
   const buildMs = performance.now() - t0;
   if (device === 'unknown') device = o.device ?? (model.backend === 'webgpu' ? await deviceName() : 'cpu');
   const extra: Record<string, unknown> = {};
@@ -319,7 +321,7 @@ async function runConfig(shapeName: string, shape: { d: number; bottom: number[]
   } else {
     for (let s = 0; s < warmup; s++) loss = await model.trainStep(batches[s % batches.length]);
     const cpu = model instanceof CpuDlrm ? model : undefined;
-    if (cpu) cpu.profile = { locate: 0, gather: 0, forward: 0, interact: 0, loss: 0, backward: 0, interact_backward: 0, update: 0 };
+    if (cpu) cpu.profile = { locate: 0, gather: 0, forward: 0, interact: 0, loss: 0, backward: 0, interact_backward: 0, wait: 0, update: 0 };
     const macs0 = cpu?.matmulMacs ?? 0;
     const u1 = process.cpuUsage();
     const t1 = performance.now();
@@ -373,6 +375,7 @@ async function runConfig(shapeName: string, shape: { d: number; bottom: number[]
     device,
     backend: model.backend,
     impl: model.embedding.impl,
+    ...(model instanceof CpuDlrm ? { threads: model.threads } : {}),
     shape: shapeName,
     d: shape.d,
     bottom: shape.bottom.join('-'),

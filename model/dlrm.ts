@@ -13,7 +13,7 @@ import { NUM_DENSE } from '../core/schema.js';
 import { selectBackend } from './backend.js';
 import { ADAGRAD_EPS, createEmbedding, EMBEDDING_IMPLS, GPU_EMBEDDING_IMPLS, NUM_FEATURES, type EmbeddingLayer, type NamedArray } from './embedding/index.js';
 import { FusedDlrm } from './fused/step.js';
-import { CpuDlrm } from './cpu/step.js';
+import { CpuDlrm, defaultCpuThreads } from './cpu/step.js';
 import { fillNormal, paramRng } from './init.js';
 import { checkMemoryFloor } from './embedding/memory-init.js';
 import { checkedDenseState } from './embedding/layer.js';
@@ -30,6 +30,8 @@ export interface CreateDlrmOptions {
    * are embedding layers of the tfjs model.
    */
   embeddingImpl?: string;
+  /** Threads for the CPU step (main included; model/cpu/step.ts). Default: defaultCpuThreads(). Other impls ignore it. */
+  threads?: number;
 }
 
 /** What callers may ask of a model's embedding, whichever implementation it is. */
@@ -341,7 +343,7 @@ export async function createDlrm(config: DlrmConfig, opts: CreateDlrmOptions = {
   const backend = await selectBackend(opts.backend ?? 'auto', opts.log);
   const impl = chooseModelImpl(opts.embeddingImpl ?? 'auto', backend, config);
   if (impl === 'fused') return new FusedDlrm(config);
-  if (impl === 'cpu-step') return new CpuDlrm(config, backend);
+  if (impl === 'cpu-step') return new CpuDlrm(config, backend, { threads: opts.threads ?? defaultCpuThreads() });
   return new DlrmModel(config, backend, impl);
 }
 

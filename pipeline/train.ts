@@ -108,7 +108,7 @@ async function trainLocked(s: TrainSettings, onCheckpoint: (step: number) => voi
   });
   requireSameSettings(ck, fp, outDir, { input: input === '-' ? '<stdin>' : input, ...(s.mapping !== undefined ? { mapping: s.mapping } : {}) });
 
-  const model = await s.createModel(config, { backend: s.backend, log, embeddingImpl: s.embeddingImpl });
+  const model = await s.createModel(config, { backend: s.backend, log, embeddingImpl: s.embeddingImpl, ...(s.threads !== undefined ? { threads: s.threads } : {}) });
   try {
     const run = await trainingLoop(model, source, s, ck, fp, onCheckpoint);
     if (outDir) {

@@ -110,18 +110,18 @@ export function interactBackward(x: Float32Array, e: Float32Array, dz: Float32Ar
 
 /**
  * Binary cross-entropy of sigmoid(z) against y in its stable form
- * max(z,0) - z*y + log(1 + exp(-|z|)); writes dL/dz of the batch mean into g and
- * returns the mean loss (summed in float64).
+ * max(z,0) - z*y + log(1 + exp(-|z|)), over `rows` rows of a batch of `total`:
+ * writes dL/dz of the batch mean into g and returns the rows' summed loss (float64).
  */
-export function bceLoss(z: Float32Array, y: Float32Array, rows: number, g: Float32Array): number {
+export function bceLoss(z: Float32Array, y: Float32Array, rows: number, g: Float32Array, total = rows): number {
   let sum = 0;
   for (let r = 0; r < rows; r++) {
     const v = z[r];
     const e = Math.exp(-Math.abs(v));
-    g[r] = ((v >= 0 ? 1 / (1 + e) : e / (1 + e)) - y[r]) / rows;
+    g[r] = ((v >= 0 ? 1 / (1 + e) : e / (1 + e)) - y[r]) / total;
     sum += Math.max(v, 0) - v * y[r] + Math.log1p(e);
   }
-  return sum / rows;
+  return sum;
 }
 
 export function sigmoidInto(z: Float32Array, rows: number, out: Float32Array): void {

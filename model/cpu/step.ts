@@ -16,96 +16,124 @@
  * (Adagrad: gradients summed per location, then one step per touched location;
  * SGD: the same up to rounding), so checkpoints move between the two. The MLP trains with SGD;
  * createDlrm falls back to the tfjs model for --optimizer adagrad.
+ *
+ * Threads (--threads): tfjs-wasm runs on one thread in Node, so a step splits its
+ * rows across the main thread and worker threads (pass.ts, pass-worker.ts), each a
+ * CpuPass with its own wasm instance over shared parameters and memory. The main
+ * thread then sums the passes' dense gradients and applies both updates. Locating
+ * the rows, the sum and the updates are serial. Results differ from one thread's
+ * only in float rounding (the order of the gradient sums), and are the same from run
+ * to run for the same thread count.
  */
+import { availableParallelism } from 'node:os';
 import { invalidOption, PipelineError } from '../../core/errors.js';
 import type { Dlrm, DlrmConfig, ModelState, TrainBatch } from '../types.js';
 import { checkedDenseState, NUM_FEATURES, fromEmbeddingState, toEmbeddingState } from '../embedding/layer.js';
 import { Locator } from '../embedding/locations.js';
 import { applySparseUpdate } from '../embedding/sparse-update.js';
 import { initialMemory } from '../embedding/memory-init.js';
-import { checkBatch, denseParams, initialDense, interactionWidth, NUM_DENSE_INPUTS, type DenseParam } from '../fused/plan.js';
-import { bceLoss, biasAct, colsum, interact, interactBackward, maskInto, sigmoidInto, transpose } from './kernels.js';
-import { TfMatMul } from './matmul.js';
+import { checkBatch, denseParams, initialDense, NUM_DENSE_INPUTS, type DenseParam } from '../fused/plan.js';
+import { sigmoidInto } from './kernels.js';
+import { CpuPass, layerSlots, type PassProfile, type PassShape } from './pass.js';
+import { PassThreads, passThreadsAvailable, type BatchBuffers } from './pass-threads.js';
 
-interface Layer {
-  in: number;
-  out: number;
-  w: Float32Array;
-  b: Float32Array;
-  /** W^T [out, in], refreshed each step before the backward pass uses it. */
-  wt: Float32Array;
-  relu: boolean;
-  /** Output activations [rows, out] (capacity rows). */
-  y: Float32Array;
+/** Milliseconds per part of the last steps (bench/cpu-step.ts --profile); the main thread's share. */
+export type CpuStepProfile = PassProfile & Record<'locate' | 'wait' | 'update', number>;
+
+/**
+ * Rows per thread below which a batch is not split: a worker's round trip and the
+ * gradient sum cost about a millisecond, a few rows' pass much less.
+ */
+export const MIN_ROWS_PER_THREAD = 32;
+
+/** The default thread count: the cores Node may use, at most 4 (the gradient sum is serial). */
+export function defaultCpuThreads(): number {
+  return Math.max(1, Math.min(4, availableParallelism()));
 }
 
-/** Milliseconds per part of the last steps (bench/cpu-step.ts --profile). */
-export type CpuStepProfile = Record<'locate' | 'gather' | 'forward' | 'interact' | 'loss' | 'backward' | 'interact_backward' | 'update', number>;
+export interface CpuStepOptions {
+  /** Threads for a step (main included); each extra one is a worker with its own wasm. Default 1. */
+  threads?: number;
+}
+
+/** A Float32Array on shared memory (the workers see the same floats). */
+function sharedFloats(n: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(4 * Math.max(1, n)));
+}
 
 export class CpuDlrm implements Dlrm {
   readonly config: DlrmConfig;
   readonly backend: string;
   readonly embedding: { readonly kind: DlrmConfig['embedding']['kind']; readonly impl: 'cpu-step'; readonly dim: number; readonly memoryFloats: number; readonly mode?: string };
+  /** Threads a step may use (main included); fewer for batches under MIN_ROWS_PER_THREAD per thread. */
+  readonly threads: number;
+  private readonly shape: PassShape;
   private readonly d: number;
   private readonly params: DenseParam[];
-  private readonly bottom: Layer[] = [];
-  private readonly top: Layer[] = [];
+  /** The dense parameters, flat in denseParams order (pass.ts layerSlots), and where each one starts. */
+  private readonly flat: Float32Array<ArrayBufferLike>;
+  private readonly offsets: number[];
   private readonly locator: Locator;
-  private readonly memory: Float32Array;
+  private readonly memory: Float32Array<ArrayBufferLike>;
   private readonly accum: Float32Array | undefined;
   /** Summed gradient per location and which locations hold one (reset after each update). */
   private readonly gradSum: Float32Array;
   private readonly seen: Uint8Array;
+  /** The main thread's pass and each thread's gradient array (index 0: main). */
+  private readonly pass: CpuPass;
+  private readonly grads: Float32Array<ArrayBufferLike>[];
+  private pool: Promise<PassThreads> | undefined;
+  private closed = false;
   private lr: number;
   private step = 0;
   private cap = 0;
-  private locs = new Int32Array(0);
+  private locs: Int32Array<ArrayBufferLike> = new Int32Array(0);
   private touched = new Int32Array(0);
-  private e = new Float32Array(0);
-  private de = new Float32Array(0);
-  private z = new Float32Array(0);
-  private dz = new Float32Array(0);
-  /** Gradient ping-pong and transposes, sized for the widest layer. */
-  private gA = new Float32Array(0);
-  private gB = new Float32Array(0);
-  private tr = new Float32Array(0);
-  private dlogit = new Float32Array(0);
-  private readonly t: Float32Array;
-  private readonly dt: Float32Array;
-  private readonly mm = new TfMatMul();
+  private de: Float32Array<ArrayBufferLike> = new Float32Array(0);
+  /** Batch inputs and logits, copied to shared memory when workers take part. */
+  private denseIn: Float32Array<ArrayBufferLike> = new Float32Array(0);
+  private labelIn: Float32Array<ArrayBufferLike> = new Float32Array(0);
+  private logitsOut: Float32Array<ArrayBufferLike> = new Float32Array(0);
   /** Accumulated per-part time when profiling is on (bench). */
   profile: CpuStepProfile | undefined;
 
-  constructor(config: DlrmConfig, backend: string) {
+  constructor(config: DlrmConfig, backend: string, opts: CpuStepOptions = {}) {
+    const threads = opts.threads ?? 1;
+    if (!(Number.isInteger(threads) && threads >= 1 && threads <= 64)) throw invalidOption('threads', 'must be an integer from 1 to 64', threads);
     this.config = config;
     this.backend = backend;
     this.d = config.embeddingDim;
     this.lr = config.learningRate;
-    const shape = { d: this.d, bottom: config.bottomMlp, top: config.topMlp };
-    this.params = denseParams(shape);
-    const init = initialDense(shape, config.seed);
-    const layers = (sizes: number[], into: Layer[], first: number) => {
-      for (let i = 0; i + 1 < sizes.length; i++) {
-        const [w, b] = [init[first + 2 * i][1], init[first + 2 * i + 1][1]];
-        into.push({ in: sizes[i], out: sizes[i + 1], w, b, wt: new Float32Array(w.length), relu: into === this.bottom || i + 2 < sizes.length, y: new Float32Array(0) });
-      }
-    };
-    layers(config.bottomMlp, this.bottom, 0);
-    layers([interactionWidth(this.d), ...config.topMlp], this.top, 2 * this.bottom.length);
+    this.threads = threads > 1 && passThreadsAvailable() ? threads : 1;
+    const shared = this.threads > 1;
+    this.shape = { d: this.d, bottom: config.bottomMlp, top: config.topMlp };
+    this.params = denseParams(this.shape);
+    const { size } = layerSlots(this.shape);
+    this.flat = shared ? sharedFloats(size) : new Float32Array(size);
+    this.offsets = [];
+    let at = 0;
+    for (const [, v] of initialDense(this.shape, config.seed)) {
+      this.offsets.push(at);
+      this.flat.set(v, at);
+      at += v.length;
+    }
+    if (at !== size) throw new Error(`the CPU step's parameter layout (${size} floats) disagrees with denseParams (${at})`);
     this.locator = new Locator(config.embedding, this.d);
-    this.memory = initialMemory(config.embedding, this.locator, this.d, config.seed);
+    const memory = initialMemory(config.embedding, this.locator, this.d, config.seed);
+    this.memory = shared ? sharedFloats(memory.length) : memory;
+    if (shared) this.memory.set(memory);
     this.accum = config.embeddingOptimizer === 'adagrad' ? new Float32Array(this.locator.memoryFloats) : undefined;
     // Adagrad's per-location sums (SGD needs none).
     this.gradSum = new Float32Array(this.accum ? this.locator.memoryFloats : 0);
     this.seen = new Uint8Array(this.accum ? this.locator.memoryFloats : 0);
     this.embedding = { kind: config.embedding.kind, impl: 'cpu-step', dim: this.d, memoryFloats: this.locator.memoryFloats };
-    this.t = new Float32Array((NUM_FEATURES + 1) * this.d);
-    this.dt = new Float32Array((NUM_FEATURES + 1) * this.d);
+    this.grads = Array.from({ length: this.threads }, () => (shared ? sharedFloats(size) : new Float32Array(size)));
+    this.pass = new CpuPass(this.shape, this.flat, this.memory, this.grads[0]);
   }
 
-  /** Multiply-adds the matmuls have done so far (bench/gpu-step.ts reports GFLOP/s). */
+  /** Multiply-adds the main thread's matmuls have done so far (bench/gpu-step.ts reports GFLOP/s). */
   get matmulMacs(): number {
-    return this.mm.macs;
+    return this.pass.macs;
   }
 
   get steps(): number {
@@ -117,28 +145,48 @@ export class CpuDlrm implements Dlrm {
     this.lr = lr;
   }
 
-  /** Buffers for `rows`: grown (never shrunk) to the largest batch seen. */
-  private reserve(rows: number): void {
+  /** The workers, started on first use. */
+  private workers(): Promise<PassThreads> {
+    if (this.closed) return Promise.reject(new Error('the CPU step was disposed'));
+    this.pool ??= PassThreads.start(this.threads - 1, (i) => ({
+      shape: this.shape,
+      backend: this.backend,
+      params: this.flat.buffer as SharedArrayBuffer,
+      memory: this.memory.buffer as SharedArrayBuffer,
+      grads: this.grads[i + 1].buffer as SharedArrayBuffer,
+    }));
+    return this.pool;
+  }
+
+  /** Threads for a batch of `rows`: each gets at least MIN_ROWS_PER_THREAD rows. */
+  private threadsFor(rows: number): number {
+    return Math.max(1, Math.min(this.threads, Math.floor(rows / MIN_ROWS_PER_THREAD)));
+  }
+
+  /** Thread k's rows [lo, hi) of `rows`: contiguous, sizes differing by at most one. */
+  private static range(k: number, n: number, rows: number): [number, number] {
+    return [Math.floor((k * rows) / n), Math.floor(((k + 1) * rows) / n)];
+  }
+
+  /** Batch-sized buffers for `rows`: grown (never shrunk); the workers get the new ones. */
+  private async reserve(rows: number): Promise<void> {
     if (rows <= this.cap) return;
-    const d = this.d;
-    const n = rows * NUM_FEATURES * d;
-    this.locs = new Int32Array(n);
+    const n = rows * NUM_FEATURES * this.d;
+    const shared = this.threads > 1;
+    const i32 = (k: number) => (shared ? new Int32Array(new SharedArrayBuffer(4 * k)) : new Int32Array(k));
+    const f32 = (k: number) => (shared ? sharedFloats(k) : new Float32Array(k));
+    this.locs = i32(n);
     this.touched = new Int32Array(n);
-    this.e = new Float32Array(n);
-    this.de = new Float32Array(n);
-    const zw = interactionWidth(d);
-    this.z = new Float32Array(rows * zw);
-    this.dz = new Float32Array(rows * zw);
-    let widest = zw;
-    for (const l of [...this.bottom, ...this.top]) {
-      l.y = new Float32Array(rows * l.out);
-      widest = Math.max(widest, l.in, l.out);
-    }
-    this.gA = new Float32Array(rows * widest);
-    this.gB = new Float32Array(rows * widest);
-    this.tr = new Float32Array(rows * widest);
-    this.dlogit = new Float32Array(rows);
+    this.de = f32(n);
+    this.denseIn = f32(rows * NUM_DENSE_INPUTS);
+    this.labelIn = f32(rows);
+    this.logitsOut = f32(rows);
     this.cap = rows;
+    if (shared) {
+      const buf = (a: { buffer: ArrayBufferLike }) => a.buffer as SharedArrayBuffer;
+      const buffers: BatchBuffers = { locs: buf(this.locs), de: buf(this.de), dense: buf(this.denseIn), label: buf(this.labelIn), logits: buf(this.logitsOut) };
+      (await this.workers()).setBuffers(buffers);
+    }
   }
 
   private time(part: keyof CpuStepProfile, t0: number): number {
@@ -147,96 +195,67 @@ export class CpuDlrm implements Dlrm {
     return t;
   }
 
-  /** Forward pass: gathers E, runs both MLPs and the interaction; returns the logits [rows]. */
-  private forward(batch: TrainBatch, rows: number): Float32Array {
-    let t = performance.now();
-    const n = rows * NUM_FEATURES * this.d;
-    const locs = this.locator.flatInto(batch.cats, rows, this.locs.subarray(0, n));
-    t = this.time('locate', t);
-    const mem = this.memory;
-    const e = this.e;
-    for (let i = 0; i < n; i++) e[i] = mem[locs[i]];
-    t = this.time('gather', t);
-    let x = batch.dense;
-    for (const l of this.bottom) x = this.layerForward(l, x, rows);
-    t = this.time('forward', t);
-    interact(x, e, rows, this.d, this.z, this.t);
-    t = this.time('interact', t);
-    x = this.z;
-    for (const l of this.top) x = this.layerForward(l, x, rows);
-    this.time('forward', t);
-    return x;
-  }
-
-  private layerForward(l: Layer, x: Float32Array, rows: number): Float32Array {
-    this.mm.run(x, l.w, rows, l.out, l.in, (c) => biasAct(c, l.b, rows, l.out, l.relu, l.y));
-    return l.y;
-  }
-
-  /**
-   * Backward through `layers` (last first) from g, updating each layer's W and b by
-   * SGD after its input gradient is taken (that needs the old W). Returns the input
-   * gradient of the first layer into `inputGrad` (undefined: not computed).
-   * inputIsRelu: the first layer's input is a ReLU output, so its gradient is masked.
-   */
-  private backward(layers: Layer[], input: Float32Array, g: Float32Array, rows: number, inputGrad: Float32Array | undefined, inputIsRelu: boolean): void {
-    const lr = this.lr;
-    for (let i = layers.length - 1; i >= 0; i--) {
-      const l = layers[i];
-      const xIn = i === 0 ? input : layers[i - 1].y;
-      let next: Float32Array | undefined;
-      if (i > 0 || inputGrad) {
-        next = i === 0 ? inputGrad! : g === this.gA ? this.gB : this.gA;
-        const masked = i > 0 || inputIsRelu;
-        transpose(l.w, l.in, l.out, l.wt);
-        const dst = next;
-        // dX = G W^T (masked by X > 0 where X is a ReLU output).
-        this.mm.run(g, l.wt, rows, l.in, l.out, (c) => (masked ? maskInto(c, xIn, rows * l.in, dst) : dst.set(c.subarray(0, rows * l.in))));
-      }
-      // dW = X^T G: transpose the smaller of X and G. X^T [in, rows] G gives dW;
-      // G^T [out, rows] X gives dW^T, applied with transposed indexing.
-      const w = l.w;
-      if (l.in <= l.out) {
-        transpose(xIn, rows, l.in, this.tr);
-        this.mm.run(this.tr, g, l.in, l.out, rows, (c) => {
-          for (let k = 0; k < l.in * l.out; k++) w[k] -= lr * c[k];
-        });
-      } else {
-        transpose(g, rows, l.out, this.tr);
-        this.mm.run(this.tr, xIn, l.out, l.in, rows, (c) => {
-          for (let o = 0; o < l.out; o++) for (let k = 0; k < l.in; k++) w[k * l.out + o] -= lr * c[o * l.in + k];
-        });
-      }
-      // db = column sums of G (into the transpose scratch, free again).
-      const db = this.tr;
-      colsum(g, rows, l.out, db);
-      for (let k = 0; k < l.out; k++) l.b[k] -= lr * db[k];
-      if (next) g = next;
-    }
+  /** Locations of the batch's embedding elements into this.locs. */
+  private locate(batch: TrainBatch, rows: number): Int32Array {
+    const t = performance.now();
+    const locs = this.locator.flatInto(batch.cats, rows, this.locs.subarray(0, rows * NUM_FEATURES * this.d));
+    this.time('locate', t);
+    return locs;
   }
 
   async trainStep(batch: TrainBatch): Promise<number> {
     const rows = checkBatch(batch, true);
-    this.reserve(rows);
-    const logits = this.forward(batch, rows);
-    let t = performance.now();
-    const loss = bceLoss(logits, batch.label!, rows, this.dlogit);
-    t = this.time('loss', t);
+    await this.reserve(rows);
+    this.pass.profile = this.profile;
+    const locs = this.locate(batch, rows);
+    const per = NUM_FEATURES * this.d;
+    const n = this.threadsFor(rows);
+    let lossSum: number;
+    if (n === 1) {
+      lossSum = this.pass.gradients(batch.dense, batch.label!, locs, rows, rows, this.de);
+    } else {
+      this.denseIn.set(batch.dense.subarray(0, rows * NUM_DENSE_INPUTS));
+      this.labelIn.set(batch.label!.subarray(0, rows));
+      const pool = await this.workers();
+      const ranges = Array.from({ length: n }, (_, k) => CpuDlrm.range(k, n, rows));
+      const others = pool.run(ranges.slice(1).map(([lo, hi]) => ({ type: 'gradients', lo, hi, total: rows })));
+      const [lo, hi] = ranges[0];
+      const mine = this.pass.gradients(this.denseIn.subarray(lo * NUM_DENSE_INPUTS, hi * NUM_DENSE_INPUTS), this.labelIn.subarray(lo, hi), locs.subarray(lo * per, hi * per), hi - lo, rows, this.de.subarray(lo * per, hi * per));
+      const t = performance.now();
+      lossSum = mine + (await others).reduce((a, b) => a + b, 0);
+      this.time('wait', t);
+    }
+    const loss = lossSum / rows;
     this.step++;
     if (!Number.isFinite(loss)) {
       throw new PipelineError('ERR_NAN_LOSS', `training loss became ${loss} at step ${this.step}; lower the learning rate or check the input (the model state is no longer usable)`, { step: this.step });
     }
-    this.backward(this.top, this.z, this.dlogit, rows, this.dz, false);
-    t = this.time('backward', t);
-    const x = this.bottom[this.bottom.length - 1].y;
-    // The top backward may have left its last gradient in gA or gB; the interaction writes gA.
-    interactBackward(x, this.e, this.dz, rows, this.d, this.gA, this.de, this.t, this.dt);
-    t = this.time('interact_backward', t);
-    this.backward(this.bottom, batch.dense, this.gA, rows, undefined, false);
-    t = this.time('backward', t);
-    this.updateEmbedding(rows * NUM_FEATURES * this.d);
+    const t = performance.now();
+    this.updateDense(n);
+    this.updateEmbedding(rows * per);
     this.time('update', t);
     return loss;
+  }
+
+  /** SGD on the dense parameters with the sum of the first n threads' gradients. */
+  private updateDense(n: number): void {
+    const { flat: w, grads: g, lr } = this;
+    const size = w.length;
+    const g0 = g[0];
+    if (n === 1) {
+      for (let i = 0; i < size; i++) w[i] -= lr * g0[i];
+      return;
+    }
+    const g1 = g[1];
+    if (n === 2) {
+      for (let i = 0; i < size; i++) w[i] -= lr * (g0[i] + g1[i]);
+      return;
+    }
+    for (let i = 0; i < size; i++) {
+      let s = g0[i];
+      for (let k = 1; k < n; k++) s += g[k][i];
+      w[i] -= lr * s;
+    }
   }
 
   /**
@@ -257,20 +276,34 @@ export class CpuDlrm implements Dlrm {
 
   async predict(batch: TrainBatch): Promise<Float32Array> {
     const rows = checkBatch(batch, false);
-    this.reserve(rows);
-    const logits = this.forward(batch, rows);
+    await this.reserve(rows);
+    this.pass.profile = undefined;
+    const locs = this.locate(batch, rows);
+    const n = this.threadsFor(rows);
     const out = new Float32Array(rows);
-    sigmoidInto(logits, rows, out);
+    if (n === 1) {
+      sigmoidInto(this.pass.forward(batch.dense, locs, rows), rows, out);
+      return out;
+    }
+    const per = NUM_FEATURES * this.d;
+    this.denseIn.set(batch.dense.subarray(0, rows * NUM_DENSE_INPUTS));
+    const pool = await this.workers();
+    const ranges = Array.from({ length: n }, (_, k) => CpuDlrm.range(k, n, rows));
+    const others = pool.run(ranges.slice(1).map(([lo, hi]) => ({ type: 'forward', lo, hi })));
+    const [lo, hi] = ranges[0];
+    this.logitsOut.set(this.pass.forward(this.denseIn.subarray(lo * NUM_DENSE_INPUTS, hi * NUM_DENSE_INPUTS), locs.subarray(lo * per, hi * per), hi - lo).subarray(0, hi - lo), lo);
+    await others;
+    sigmoidInto(this.logitsOut, rows, out);
     return out;
   }
 
-  private layersInOrder(): Layer[] {
-    return [...this.bottom, ...this.top];
+  private paramValues(i: number): Float32Array {
+    const size = this.params[i].shape.reduce((a, b) => a * b, 1);
+    return this.flat.subarray(this.offsets[i], this.offsets[i] + size);
   }
 
   async exportState(): Promise<ModelState> {
-    const layers = this.layersInOrder();
-    const dense = this.params.map((p, i) => ({ name: p.name, shape: p.shape.slice(), values: (i % 2 === 0 ? layers[i >> 1].w : layers[i >> 1].b).slice() }));
+    const dense = this.params.map((p, i) => ({ name: p.name, shape: p.shape.slice(), values: this.paramValues(i).slice() }));
     const { embedding, optimizer } = toEmbeddingState(this.locator.stateShape, this.memory.slice(), this.accum?.slice());
     return { dense, embedding, optimizer, step: this.step };
   }
@@ -281,8 +314,7 @@ export class CpuDlrm implements Dlrm {
     // A saved model has no optimizer state: Adagrad sums then restart at 0.
     const hasAccum = this.accum !== undefined && state.optimizer.some((a) => a.name === 'embedding.adagrad');
     const { memory, accum } = fromEmbeddingState(state, this.locator.stateShape, hasAccum);
-    const layers = this.layersInOrder();
-    values.forEach((v, i) => (i % 2 === 0 ? layers[i >> 1].w : layers[i >> 1].b).set(v));
+    values.forEach((v, i) => this.paramValues(i).set(v));
     this.memory.set(memory);
     if (this.accum) {
       if (accum) this.accum.set(accum);
@@ -291,5 +323,10 @@ export class CpuDlrm implements Dlrm {
     this.step = Number.isInteger(state.step) ? state.step : 0;
   }
 
-  dispose(): void {}
+  dispose(): void {
+    this.closed = true;
+    const pool = this.pool;
+    this.pool = undefined;
+    void pool?.then((p) => p.close()).catch(() => {});
+  }
 }

@@ -52,6 +52,8 @@ export interface TrainOptions {
   seed?: number;
   backend?: string;
   embeddingImpl?: string;
+  /** Threads of the CPU step (main included); default: the cores Node may use, at most 4. */
+  threads?: number;
   metricsFile?: string;
   outDir?: string;
   resume?: boolean;
@@ -65,7 +67,7 @@ export interface TrainOptions {
   progress?: { intervalMs: number };
   log?: (line: string) => void;
   /** Test hook: builds the model (default: model/dlrm.ts createDlrm). */
-  createModel?: (config: DlrmConfig, opts: { backend?: string; log?: (line: string) => void; embeddingImpl?: string }) => Promise<Dlrm>;
+  createModel?: (config: DlrmConfig, opts: { backend?: string; log?: (line: string) => void; embeddingImpl?: string; threads?: number }) => Promise<Dlrm>;
 }
 
 export const TRAIN_DEFAULTS = Object.freeze({
@@ -99,8 +101,8 @@ export const TRAIN_DEFAULTS = Object.freeze({
 });
 
 /** The options with every default filled in and every value checked. */
-export type TrainSettings = Required<Omit<TrainOptions, 'stdin' | 'compression' | 'memoryFloats' | 'robeBlock' | 'mapping' | 'metricsFile' | 'outDir' | 'createModel' | 'progress'>> &
-  Pick<TrainOptions, 'stdin' | 'memoryFloats' | 'robeBlock' | 'mapping' | 'metricsFile' | 'outDir' | 'progress'> & {
+export type TrainSettings = Required<Omit<TrainOptions, 'stdin' | 'compression' | 'memoryFloats' | 'robeBlock' | 'mapping' | 'metricsFile' | 'outDir' | 'createModel' | 'progress' | 'threads'>> &
+  Pick<TrainOptions, 'stdin' | 'memoryFloats' | 'robeBlock' | 'mapping' | 'metricsFile' | 'outDir' | 'progress' | 'threads'> & {
     compression: number;
     /** --compression was given (not the default): on a stdin stream, which has no counts, that is an error rather than the default memory. */
     compressionGiven: boolean;
@@ -141,6 +143,7 @@ export function resolveTrainOptions(opts: TrainOptions): TrainSettings {
     seed: opts.seed ?? d.seed,
     backend: opts.backend ?? d.backend,
     embeddingImpl: opts.embeddingImpl ?? d.embeddingImpl,
+    threads: opts.threads,
     metricsFile: opts.metricsFile,
     outDir: opts.outDir,
     resume: opts.resume ?? d.resume,
@@ -154,6 +157,7 @@ export function resolveTrainOptions(opts: TrainOptions): TrainSettings {
   const { embedding: kind, compression, memoryFloats } = s;
   if (!isEmbeddingKind(kind)) throw invalidOption('embedding', `must be ${EMBEDDING_KINDS.slice(0, -1).join(', ')} or ${EMBEDDING_KINDS.at(-1)}`, kind);
   if (opts.compression !== undefined && !(typeof compression === 'number' && compression > 0 && compression <= 1)) throw invalidOption('compression', 'must be a number in (0, 1]', compression);
+  if (s.threads !== undefined && !(isPosInt(s.threads) && s.threads <= 64)) throw invalidOption('threads', 'must be an integer from 1 to 64', s.threads);
   if (memoryFloats !== undefined && !isPosInt(memoryFloats)) throw invalidOption('memory-floats', 'must be a positive integer', memoryFloats);
   if (opts.compression !== undefined && memoryFloats !== undefined) throw invalidOption('memory-floats', 'cannot be combined with --compression', memoryFloats);
   if (kind === 'full' && (opts.compression !== undefined || memoryFloats !== undefined)) {
