@@ -35,6 +35,27 @@ export function biasAct(c: Float32Array, bias: Float32Array, rows: number, n: nu
   }
 }
 
+/** biasAct from the transposed product: y[r, n] = act(ct[n, r] + bias[n]) for ct [n, rows]. */
+export function biasActT(ct: Float32Array, bias: Float32Array, rows: number, n: number, relu: boolean, y: Float32Array): void {
+  for (let j = 0; j < n; j++) {
+    const o = j * rows;
+    const bj = bias[j];
+    for (let r = 0; r < rows; r++) {
+      const v = ct[o + r] + bj;
+      y[r * n + j] = relu && v < 0 ? 0 : v; // NaN stays NaN, as in biasAct
+    }
+  }
+}
+
+/** dx[r, k] = ct[k, r] (where x[r, k] > 0 when masked) for ct [cols, rows]: maskInto from the transposed product. */
+export function maskIntoT(ct: Float32Array, x: Float32Array, rows: number, cols: number, masked: boolean, dx: Float32Array): void {
+  for (let k = 0; k < cols; k++) {
+    const o = k * rows;
+    if (masked) for (let r = 0; r < rows; r++) dx[r * cols + k] = x[r * cols + k] > 0 ? ct[o + r] : 0;
+    else for (let r = 0; r < rows; r++) dx[r * cols + k] = ct[o + r];
+  }
+}
+
 /** dx[i] = c[i] where x[i] > 0, else 0: ReLU's gradient, x being the ReLU's output. */
 export function maskInto(c: Float32Array, x: Float32Array, size: number, dx: Float32Array): void {
   for (let i = 0; i < size; i++) dx[i] = x[i] > 0 ? c[i] : 0;

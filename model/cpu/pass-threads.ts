@@ -16,6 +16,8 @@ export interface PassInit {
   params: SharedArrayBuffer;
   memory: SharedArrayBuffer;
   grads: SharedArrayBuffer;
+  /** Every thread's gradient array (index 0: main), for the update's share. */
+  allGrads: SharedArrayBuffer[];
 }
 
 /** The step's batch-sized shared buffers; replaced when a larger batch comes. */
@@ -27,7 +29,12 @@ export interface BatchBuffers {
   logits: SharedArrayBuffer;
 }
 
-export type ToPassWorker = { type: 'buffers'; buffers: BatchBuffers } | { type: 'gradients'; lo: number; hi: number; total: number } | { type: 'forward'; lo: number; hi: number };
+export type ToPassWorker =
+  | { type: 'buffers'; buffers: BatchBuffers }
+  | { type: 'gradients'; lo: number; hi: number; total: number }
+  | { type: 'forward'; lo: number; hi: number }
+  /** SGD on parameters [lo, hi) with the sum of the first n threads' gradients. */
+  | { type: 'sgd'; lo: number; hi: number; n: number; lr: number };
 export type FromPassWorker = { type: 'ready' } | { type: 'done'; loss: number } | { type: 'error'; message: string; stack?: string };
 
 /** pass-worker.js beside this module, or pass-worker.mjs beside a bundle (as input-thread.ts). */

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { selectBackend } from '../backend.js';
 import { NUM_FEATURES } from '../embedding/layer.js';
 import { NUM_DENSE_INPUTS } from '../fused/plan.js';
-import { CpuPass } from './pass.js';
+import { CpuPass, sgdRange } from './pass.js';
 import type { BatchBuffers, PassInit, ToPassWorker, FromPassWorker } from './pass-threads.js';
 
 const init = workerData as PassInit;
@@ -20,7 +20,9 @@ async function main(): Promise<void> {
   const backend = await selectBackend(init.backend, () => {});
   // The same arithmetic as the main thread's pass, or the split would change results.
   if (backend !== init.backend) throw new Error(`the CPU step's worker got backend ${backend}, the main thread has ${init.backend}`);
-  const pass = new CpuPass(init.shape, new Float32Array(init.params), new Float32Array(init.memory), new Float32Array(init.grads));
+  const params = new Float32Array(init.params);
+  const pass = new CpuPass(init.shape, params, new Float32Array(init.memory), new Float32Array(init.grads));
+  const allGrads = init.allGrads.map((g) => new Float32Array(g));
   const per = NUM_FEATURES * init.shape.d;
   let bufs: { locs: Int32Array; de: Float32Array; dense: Float32Array; label: Float32Array; logits: Float32Array } | undefined;
   const views = (b: BatchBuffers) => ({ locs: new Int32Array(b.locs), de: new Float32Array(b.de), dense: new Float32Array(b.dense), label: new Float32Array(b.label), logits: new Float32Array(b.logits) });
@@ -28,6 +30,11 @@ async function main(): Promise<void> {
     try {
       if (m.type === 'buffers') {
         bufs = views(m.buffers);
+        return;
+      }
+      if (m.type === 'sgd') {
+        sgdRange(params, allGrads, m.n, m.lr, m.lo, m.hi);
+        send({ type: 'done', loss: 0 });
         return;
       }
       const b = bufs!;

@@ -11,7 +11,7 @@
  */
 import { NUM_FEATURES } from '../embedding/layer.js';
 import { interactionWidth, type FusedShape } from '../fused/plan.js';
-import { bceLoss, biasAct, colsum, interact, interactBackward, maskInto, transpose } from './kernels.js';
+import { bceLoss, biasAct, biasActT, colsum, interact, interactBackward, maskInto, maskIntoT, transpose } from './kernels.js';
 import { TfMatMul } from './matmul.js';
 
 /** The MLPs' sizes and the embedding dimension: all a pass needs to lay out its buffers. */
@@ -44,6 +44,34 @@ export function layerSlots(shape: PassShape): { bottom: LayerSlot[]; top: LayerS
   return { bottom, top, size: at };
 }
 
+/**
+ * Whether a product with `rows` rows and `cols` output columns runs transposed (see
+ * layerForward): when the slice has fewer rows than the layer has columns, packing
+ * the slice's side is cheaper than packing the weights.
+ */
+export function smallSlice(rows: number, cols: number): boolean {
+  return rows < cols;
+}
+
+/** SGD on w[lo, hi) with the sum of the first n gradient arrays (summed in thread order). */
+export function sgdRange(w: Float32Array, g: Float32Array[], n: number, lr: number, lo: number, hi: number): void {
+  const g0 = g[0];
+  if (n === 1) {
+    for (let i = lo; i < hi; i++) w[i] -= lr * g0[i];
+    return;
+  }
+  const g1 = g[1];
+  if (n === 2) {
+    for (let i = lo; i < hi; i++) w[i] -= lr * (g0[i] + g1[i]);
+    return;
+  }
+  for (let i = lo; i < hi; i++) {
+    let s = g0[i];
+    for (let k = 1; k < n; k++) s += g[k][i];
+    w[i] -= lr * s;
+  }
+}
+
 /** Milliseconds per part (bench/cpu-step.ts --profile); the main thread's pass only. */
 export type PassProfile = Record<'gather' | 'forward' | 'interact' | 'loss' | 'backward' | 'interact_backward', number>;
 
@@ -61,7 +89,12 @@ export class CpuPass {
   private gA = new Float32Array(0);
   private gB = new Float32Array(0);
   private tr = new Float32Array(0);
-  private wt: Float32Array;
+  /** W^T per layer (bottom then top), and the pass call that computed it (the weights change between calls). */
+  private readonly wts: Float32Array[];
+  private readonly wtCall: number[];
+  private call = 0;
+  /** Scratch for the transposed operand of a small slice's products. */
+  private opT = new Float32Array(0);
   private dlogit = new Float32Array(0);
   private readonly t: Float32Array;
   private readonly dt: Float32Array;
@@ -81,9 +114,8 @@ export class CpuPass {
     const slots = layerSlots(shape);
     this.bottom = slots.bottom;
     this.top = slots.top;
-    let widestW = 0;
-    for (const l of [...this.bottom, ...this.top]) widestW = Math.max(widestW, l.in * l.out);
-    this.wt = new Float32Array(widestW);
+    this.wts = [...this.bottom, ...this.top].map((l) => new Float32Array(l.in * l.out));
+    this.wtCall = this.wts.map(() => -1);
     this.t = new Float32Array((NUM_FEATURES + 1) * this.d);
     this.dt = new Float32Array((NUM_FEATURES + 1) * this.d);
   }
@@ -109,6 +141,7 @@ export class CpuPass {
     this.gA = new Float32Array(rows * widest);
     this.gB = new Float32Array(rows * widest);
     this.tr = new Float32Array(rows * widest);
+    this.opT = new Float32Array(rows * widest);
     this.dlogit = new Float32Array(rows);
     this.cap = rows;
   }
@@ -125,6 +158,7 @@ export class CpuPass {
    */
   forward(dense: Float32Array, locs: Int32Array, rows: number): Float32Array {
     this.reserve(rows);
+    this.call++;
     let t = performance.now();
     const n = rows * NUM_FEATURES * this.d;
     const { e, memory: mem } = this;
@@ -132,20 +166,39 @@ export class CpuPass {
     t = this.time('gather', t);
     let x = dense;
     const nb = this.bottom.length;
-    for (let i = 0; i < nb; i++) x = this.layerForward(this.bottom[i], x, rows, this.ys[i]);
+    for (let i = 0; i < nb; i++) x = this.layerForward(this.bottom[i], i, x, rows);
     t = this.time('forward', t);
     interact(x, e, rows, this.d, this.z, this.t);
     t = this.time('interact', t);
     x = this.z;
-    for (let i = 0; i < this.top.length; i++) x = this.layerForward(this.top[i], x, rows, this.ys[nb + i]);
+    for (let i = 0; i < this.top.length; i++) x = this.layerForward(this.top[i], nb + i, x, rows);
     this.time('forward', t);
     return x;
   }
 
-  private layerForward(l: LayerSlot, x: Float32Array, rows: number, y: Float32Array): Float32Array {
+  /** Layer `index`'s W^T [out, in], transposed once per pass call. */
+  private wT(l: LayerSlot, index: number): Float32Array {
+    if (this.wtCall[index] !== this.call) {
+      transpose(this.params.subarray(l.w, l.w + l.in * l.out), l.in, l.out, this.wts[index]);
+      this.wtCall[index] = this.call;
+    }
+    return this.wts[index];
+  }
+
+  /**
+   * Y = act(X W + b). XNNPACK repacks its right operand on every call, which costs
+   * as much as the product when the slice has few rows; then the product runs
+   * transposed, Y^T = W^T X^T, so that the packed operand is X^T [in, rows], not
+   * W [in, out] (bench/cpu-step.ts --matmul-orientation measures both).
+   */
+  private layerForward(l: LayerSlot, index: number, x: Float32Array, rows: number): Float32Array {
     const p = this.params;
+    const y = this.ys[index];
     const bias = p.subarray(l.b, l.b + l.out);
-    this.mm.run(x, p.subarray(l.w, l.w + l.in * l.out), rows, l.out, l.in, (c) => biasAct(c, bias, rows, l.out, l.relu, y));
+    if (smallSlice(rows, l.out)) {
+      const xt = transpose(x, rows, l.in, this.opT);
+      this.mm.run(this.wT(l, index), xt, l.out, rows, l.in, (ct) => biasActT(ct, bias, rows, l.out, l.relu, y));
+    } else this.mm.run(x, p.subarray(l.w, l.w + l.in * l.out), rows, l.out, l.in, (c) => biasAct(c, bias, rows, l.out, l.relu, y));
     return y;
   }
 
@@ -182,13 +235,19 @@ export class CpuPass {
       const l = layers[i];
       const xIn = i === 0 ? input : this.ys[first + i - 1];
       let next: Float32Array | undefined;
+      let gt: Float32Array | undefined; // G^T [out, rows], when a product below made it
       if (i > 0 || inputGrad) {
         next = i === 0 ? inputGrad! : g === this.gA ? this.gB : this.gA;
         const masked = i > 0 || inputIsRelu;
-        transpose(p.subarray(l.w, l.w + l.in * l.out), l.in, l.out, this.wt);
         const dst = next;
-        // dX = G W^T (masked by X > 0 where X is a ReLU output).
-        this.mm.run(g, this.wt, rows, l.in, l.out, (c) => (masked ? maskInto(c, xIn, rows * l.in, dst) : dst.set(c.subarray(0, rows * l.in))));
+        if (smallSlice(rows, l.in)) {
+          // dX^T = W G^T: the packed operand is G^T [out, rows] (as in layerForward).
+          gt = transpose(g, rows, l.out, this.opT);
+          this.mm.run(p.subarray(l.w, l.w + l.in * l.out), gt, l.in, rows, l.out, (ct) => maskIntoT(ct, xIn, rows, l.in, masked, dst));
+        } else {
+          // dX = G W^T (masked by X > 0 where X is a ReLU output).
+          this.mm.run(g, this.wT(l, first + i), rows, l.in, l.out, (c) => (masked ? maskInto(c, xIn, rows * l.in, dst) : dst.set(c.subarray(0, rows * l.in))));
+        }
       }
       // dW = X^T G: transpose the smaller of X and G. X^T [in, rows] G gives dW;
       // G^T [out, rows] X gives dW^T, written back transposed.
@@ -197,8 +256,8 @@ export class CpuPass {
         transpose(xIn, rows, l.in, this.tr);
         this.mm.run(this.tr, g, l.in, l.out, rows, (c) => dw.set(c.subarray(0, l.in * l.out)));
       } else {
-        transpose(g, rows, l.out, this.tr);
-        this.mm.run(this.tr, xIn, l.out, l.in, rows, (c) => transpose(c, l.out, l.in, dw));
+        gt ??= transpose(g, rows, l.out, this.tr);
+        this.mm.run(gt, xIn, l.out, l.in, rows, (c) => transpose(c, l.out, l.in, dw));
       }
       colsum(g, rows, l.out, grads.subarray(l.b, l.b + l.out));
       if (next) g = next;

@@ -34,7 +34,7 @@ import { applySparseUpdate } from '../embedding/sparse-update.js';
 import { initialMemory } from '../embedding/memory-init.js';
 import { checkBatch, denseParams, initialDense, NUM_DENSE_INPUTS, type DenseParam } from '../fused/plan.js';
 import { sigmoidInto } from './kernels.js';
-import { CpuPass, layerSlots, type PassProfile, type PassShape } from './pass.js';
+import { CpuPass, layerSlots, sgdRange, type PassProfile, type PassShape } from './pass.js';
 import { PassThreads, passThreadsAvailable, type BatchBuffers } from './pass-threads.js';
 
 /** Milliseconds per part of the last steps (bench/cpu-step.ts --profile); the main thread's share. */
@@ -154,6 +154,7 @@ export class CpuDlrm implements Dlrm {
       params: this.flat.buffer as SharedArrayBuffer,
       memory: this.memory.buffer as SharedArrayBuffer,
       grads: this.grads[i + 1].buffer as SharedArrayBuffer,
+      allGrads: this.grads.map((g) => g.buffer as SharedArrayBuffer),
     }));
     return this.pool;
   }
@@ -231,31 +232,34 @@ export class CpuDlrm implements Dlrm {
       throw new PipelineError('ERR_NAN_LOSS', `training loss became ${loss} at step ${this.step}; lower the learning rate or check the input (the model state is no longer usable)`, { step: this.step });
     }
     const t = performance.now();
-    this.updateDense(n);
-    this.updateEmbedding(rows * per);
+    await this.update(n, rows * per);
     this.time('update', t);
     return loss;
   }
 
-  /** SGD on the dense parameters with the sum of the first n threads' gradients. */
-  private updateDense(n: number): void {
-    const { flat: w, grads: g, lr } = this;
-    const size = w.length;
-    const g0 = g[0];
+  /**
+   * Applies the step: SGD on the dense parameters with the n threads' summed
+   * gradients, each thread updating a share of them while the main thread also does
+   * the embedding's update.
+   */
+  private async update(n: number, elements: number): Promise<void> {
+    const size = this.flat.length;
     if (n === 1) {
-      for (let i = 0; i < size; i++) w[i] -= lr * g0[i];
+      sgdRange(this.flat, this.grads, 1, this.lr, 0, size);
+      this.updateEmbedding(elements);
       return;
     }
-    const g1 = g[1];
-    if (n === 2) {
-      for (let i = 0; i < size; i++) w[i] -= lr * (g0[i] + g1[i]);
-      return;
-    }
-    for (let i = 0; i < size; i++) {
-      let s = g0[i];
-      for (let k = 1; k < n; k++) s += g[k][i];
-      w[i] -= lr * s;
-    }
+    const pool = await this.workers();
+    const shares = pool.run(
+      Array.from({ length: n - 1 }, (_, k) => {
+        const [lo, hi] = CpuDlrm.range(k + 1, n, size);
+        return { type: 'sgd' as const, lo, hi, n, lr: this.lr };
+      }),
+    );
+    const [lo, hi] = CpuDlrm.range(0, n, size);
+    sgdRange(this.flat, this.grads, n, this.lr, lo, hi);
+    this.updateEmbedding(elements);
+    await shares;
   }
 
   /**
