@@ -3,7 +3,7 @@
  * matmul (about 20-30 GFLOP/s on one thread of the dev machine), on the cpu backend
  * tfjs's blocked JS loop. Only the plain (untransposed) form is used: tfjs-wasm runs
  * matMul with transposeA or transposeB on a slow generic path (0.4-2 GFLOP/s against
- * 20-30 for the plain form, bench/cpu-step.ts --matmul), so the step transposes in JS
+ * 20-30 for the plain form; docs/cpu-step.md), so the step transposes in JS
  * (O(rows x cols), cheap) and multiplies plainly.
  *
  * The result is handed to a callback as a view: on wasm straight into the wasm heap

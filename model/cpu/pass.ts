@@ -72,7 +72,7 @@ export function sgdRange(w: Float32Array, g: Float32Array[], n: number, lr: numb
   }
 }
 
-/** Milliseconds per part (bench/cpu-step.ts --profile); the main thread's pass only. */
+/** Milliseconds per part (bench/gpu-step.ts --impl cpu-step --profile); the main thread's pass only. */
 export type PassProfile = Record<'gather' | 'forward' | 'interact' | 'loss' | 'backward' | 'interact_backward', number>;
 
 export class CpuPass {
@@ -189,7 +189,7 @@ export class CpuPass {
    * Y = act(X W + b). XNNPACK repacks its right operand on every call, which costs
    * as much as the product when the slice has few rows; then the product runs
    * transposed, Y^T = W^T X^T, so that the packed operand is X^T [in, rows], not
-   * W [in, out] (bench/cpu-step.ts --matmul-orientation measures both).
+   * W [in, out] (bench/matmul.ts measures both).
    */
   private layerForward(l: LayerSlot, index: number, x: Float32Array, rows: number): Float32Array {
     const p = this.params;

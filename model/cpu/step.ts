@@ -6,7 +6,7 @@
  * bias sums, SGD, the gather and the sparse embedding update are loops over typed
  * arrays allocated once per batch size. No tape, no per-op tensors but the matmul's.
  *
- * Why (bench/cpu-step.ts --profile, results in bench/results/cpu-step-dev.md): the
+ * Why (bench/gpu-step.ts --profile, docs/cpu-step.md): the
  * tfjs model's step on wasm spends most of its time in the backward pass's
  * transposed matmuls (tfjs-wasm runs transposeA/transposeB off XNNPACK), then in
  * ~400 small kernels per step (Identity, Reshape, Slice, PadV2 of the interaction).
@@ -37,7 +37,7 @@ import { sigmoidInto } from './kernels.js';
 import { CpuPass, layerSlots, sgdRange, type PassProfile, type PassShape } from './pass.js';
 import { PassThreads, passThreadsAvailable, type BatchBuffers } from './pass-threads.js';
 
-/** Milliseconds per part of the last steps (bench/cpu-step.ts --profile); the main thread's share. */
+/** Milliseconds per part of the last steps (bench/gpu-step.ts --impl cpu-step --profile); the main thread's share. */
 export type CpuStepProfile = PassProfile & Record<'locate' | 'wait' | 'update', number>;
 
 /**
