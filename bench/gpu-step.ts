@@ -375,7 +375,7 @@ async function runConfig(shapeName: string, shape: { d: number; bottom: number[]
     device,
     backend: model.backend,
     impl: model.embedding.impl,
-    ...(model instanceof CpuDlrm ? { threads: model.threads } : {}),
+    ...(model instanceof CpuDlrm ? { threads: model.threads, matmul: model.matmul } : {}),
     shape: shapeName,
     d: shape.d,
     bottom: shape.bottom.join('-'),

@@ -3,7 +3,9 @@
  * Y = X W (XNNPACK packs W [in, out] on every call) against transposed Y^T = W^T X^T
  * (it packs X^T [in, rows]; the JS transposes of X and of the result counted in).
  * For each layer shape of the Kaggle MLPs and each row count, one JSON line with
- * ms per product and GFLOP/s of each form, and which one model/cpu/pass.ts picks.
+ * ms per product and GFLOP/s of each form, and which one model/cpu/pass.ts picks;
+ * beside them the same product through OpenBLAS (model/cpu/openblas.ts) where its
+ * addon is built, the engine the CPU step then uses.
  *
  *   npx tsc -p . && node dist/bench/matmul.js [--backend wasm] [--rows 64,128,1024,2048] [--reps 30]
  */
@@ -11,7 +13,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
 import { selectBackend } from '../model/backend.js';
 import { transpose } from '../model/cpu/kernels.js';
-import { TfMatMul } from '../model/cpu/matmul.js';
+import { BlasMatMul, TfMatMul } from '../model/cpu/matmul.js';
+import { openBlas } from '../model/cpu/openblas.js';
 import { smallSlice } from '../model/cpu/pass.js';
 
 const { values: o } = parseArgs({
@@ -27,6 +30,8 @@ const { values: o } = parseArgs({
 const backend = await selectBackend(o.backend, () => {});
 const reps = Number(o.reps);
 const mm = new TfMatMul();
+const blasAddon = openBlas();
+const blas = blasAddon ? new BlasMatMul(blasAddon) : undefined;
 const random = (n: number) => Float32Array.from({ length: n }, () => Math.random() - 0.5);
 
 /** Median ms of fn over reps runs, after two warm-up runs. */
@@ -55,6 +60,7 @@ for (const rows of o.rows!.split(',').map(Number)) {
       transpose(x, rows, inn, xt);
       mm.run(wt, xt, out, rows, inn, (ct) => transpose(ct, out, rows, y));
     });
+    const viaBlas = blas ? time(() => blas.run(x, w, rows, out, inn, (c) => y.set(c.subarray(0, rows * out)))) : undefined;
     const gflop = (ms: number) => +((2 * rows * inn * out) / ms / 1e6).toFixed(1);
     process.stdout.write(
       JSON.stringify({
@@ -68,6 +74,7 @@ for (const rows of o.rows!.split(',').map(Number)) {
         transposed_gflops: gflop(transposed),
         faster: transposed < plain ? 'transposed' : 'plain',
         pass_picks: smallSlice(rows, out) ? 'transposed' : 'plain',
+        ...(viaBlas !== undefined ? { openblas_ms: +viaBlas.toFixed(3), openblas_gflops: gflop(viaBlas) } : { openblas: 'not built' }),
       }) + '\n',
     );
   }

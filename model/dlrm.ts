@@ -14,6 +14,7 @@ import { selectBackend } from './backend.js';
 import { ADAGRAD_EPS, createEmbedding, EMBEDDING_IMPLS, GPU_EMBEDDING_IMPLS, NUM_FEATURES, type EmbeddingLayer, type NamedArray } from './embedding/index.js';
 import { FusedDlrm } from './fused/step.js';
 import { CpuDlrm, defaultCpuThreads } from './cpu/step.js';
+import { openBlasMissing } from './cpu/openblas.js';
 import { fillNormal, paramRng } from './init.js';
 import { checkMemoryFloor } from './embedding/memory-init.js';
 import { checkedDenseState } from './embedding/layer.js';
@@ -343,7 +344,12 @@ export async function createDlrm(config: DlrmConfig, opts: CreateDlrmOptions = {
   const backend = await selectBackend(opts.backend ?? 'auto', opts.log);
   const impl = chooseModelImpl(opts.embeddingImpl ?? 'auto', backend, config);
   if (impl === 'fused') return new FusedDlrm(config);
-  if (impl === 'cpu-step') return new CpuDlrm(config, backend, { threads: opts.threads ?? defaultCpuThreads() });
+  if (impl === 'cpu-step') {
+    const m = new CpuDlrm(config, backend, { threads: opts.threads ?? defaultCpuThreads() });
+    const missing = m.matmul === 'openblas' ? undefined : openBlasMissing();
+    opts.log?.(`model: the CPU step on ${m.threads} thread${m.threads === 1 ? '' : 's'}, matmul by ${m.matmul === 'openblas' ? 'OpenBLAS' : `tfjs (${backend}${missing ? `; OpenBLAS ${missing}` : ''})`}`);
+    return m;
+  }
   return new DlrmModel(config, backend, impl);
 }
 

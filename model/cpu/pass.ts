@@ -12,7 +12,7 @@
 import { NUM_FEATURES } from '../embedding/layer.js';
 import { interactionWidth, type FusedShape } from '../fused/plan.js';
 import { bceLoss, biasAct, biasActT, colsum, interact, interactBackward, maskInto, maskIntoT, transpose } from './kernels.js';
-import { TfMatMul } from './matmul.js';
+import { createMatMul, type MatMul } from './matmul.js';
 
 /** The MLPs' sizes and the embedding dimension: all a pass needs to lay out its buffers. */
 export type PassShape = FusedShape;
@@ -79,7 +79,7 @@ export class CpuPass {
   private readonly d: number;
   private readonly bottom: LayerSlot[];
   private readonly top: LayerSlot[];
-  private readonly mm = new TfMatMul();
+  private readonly mm: MatMul = createMatMul();
   private cap = 0;
   /** Activations per layer (bottom then top), [cap, out]. */
   private ys: Float32Array[] = [];
@@ -118,6 +118,11 @@ export class CpuPass {
     this.wtCall = this.wts.map(() => -1);
     this.t = new Float32Array((NUM_FEATURES + 1) * this.d);
     this.dt = new Float32Array((NUM_FEATURES + 1) * this.d);
+  }
+
+  /** The engine of this pass's products (openblas or tfjs). */
+  get matmul(): MatMul['engine'] {
+    return this.mm.engine;
   }
 
   /** Multiply-adds this pass's matmuls have done. */
@@ -195,7 +200,7 @@ export class CpuPass {
     const p = this.params;
     const y = this.ys[index];
     const bias = p.subarray(l.b, l.b + l.out);
-    if (smallSlice(rows, l.out)) {
+    if (this.mm.packsRightOperand && smallSlice(rows, l.out)) {
       const xt = transpose(x, rows, l.in, this.opT);
       this.mm.run(this.wT(l, index), xt, l.out, rows, l.in, (ct) => biasActT(ct, bias, rows, l.out, l.relu, y));
     } else this.mm.run(x, p.subarray(l.w, l.w + l.in * l.out), rows, l.out, l.in, (c) => biasAct(c, bias, rows, l.out, l.relu, y));
@@ -240,7 +245,10 @@ export class CpuPass {
         next = i === 0 ? inputGrad! : g === this.gA ? this.gB : this.gA;
         const masked = i > 0 || inputIsRelu;
         const dst = next;
-        if (smallSlice(rows, l.in)) {
+        if (this.mm.transposesFree) {
+          // dX = G W^T, the engine reading W transposed.
+          this.mm.run(g, p.subarray(l.w, l.w + l.in * l.out), rows, l.in, l.out, (c) => (masked ? maskInto(c, xIn, rows * l.in, dst) : dst.set(c.subarray(0, rows * l.in))), false, true);
+        } else if (this.mm.packsRightOperand && smallSlice(rows, l.in)) {
           // dX^T = W G^T: the packed operand is G^T [out, rows] (as in layerForward).
           gt = transpose(g, rows, l.out, this.opT);
           this.mm.run(p.subarray(l.w, l.w + l.in * l.out), gt, l.in, rows, l.out, (ct) => maskIntoT(ct, xIn, rows, l.in, masked, dst));
@@ -249,10 +257,13 @@ export class CpuPass {
           this.mm.run(g, this.wT(l, first + i), rows, l.in, l.out, (c) => (masked ? maskInto(c, xIn, rows * l.in, dst) : dst.set(c.subarray(0, rows * l.in))));
         }
       }
-      // dW = X^T G: transpose the smaller of X and G. X^T [in, rows] G gives dW;
-      // G^T [out, rows] X gives dW^T, written back transposed.
       const dw = grads.subarray(l.w, l.w + l.in * l.out);
-      if (l.in <= l.out) {
+      if (this.mm.transposesFree) {
+        // dW = X^T G, the engine reading X transposed.
+        this.mm.run(xIn, g, l.in, l.out, rows, (c) => dw.set(c.subarray(0, l.in * l.out)), true, false);
+      } else if (l.in <= l.out) {
+        // dW = X^T G: transpose the smaller of X and G in JS. X^T [in, rows] G gives dW;
+        // G^T [out, rows] X gives dW^T, written back transposed.
         transpose(xIn, rows, l.in, this.tr);
         this.mm.run(this.tr, g, l.in, l.out, rows, (c) => dw.set(c.subarray(0, l.in * l.out)));
       } else {

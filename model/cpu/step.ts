@@ -131,6 +131,11 @@ export class CpuDlrm implements Dlrm {
     this.pass = new CpuPass(this.shape, this.flat, this.memory, this.grads[0]);
   }
 
+  /** The engine of the step's products: openblas (the native addon) or tfjs (XNNPACK on wasm). */
+  get matmul(): 'openblas' | 'tfjs' {
+    return this.pass.matmul;
+  }
+
   /** Multiply-adds the main thread's matmuls have done so far (bench/gpu-step.ts reports GFLOP/s). */
   get matmulMacs(): number {
     return this.pass.macs;
