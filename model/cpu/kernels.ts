@@ -86,14 +86,33 @@ export function interact(x: Float32Array, e: Float32Array, rows: number, d: numb
     let p = zo + d;
     for (let i = 1; i <= NUM_FEATURES; i++) {
       const ti = i * d;
-      for (let j = 0; j < i; j++) {
-        const tj = j * d;
-        let s = 0;
-        for (let k = 0; k < d; k++) s += t[ti + k] * t[tj + k];
-        z[p++] = s;
-      }
+      for (let j = 0; j < i; j++) z[p++] = dot(t, ti, j * d, d);
     }
   }
+}
+
+/**
+ * sum over k < d of t[a + k] t[b + k], in float64. Four partial sums when d is a
+ * multiple of 4 (every DLRM size here): independent chains run about 1.4x faster
+ * in V8 than one (measured on the Kaggle shape's interaction).
+ */
+function dot(t: Float32Array, a: number, b: number, d: number): number {
+  if ((d & 3) !== 0) {
+    let s = 0;
+    for (let k = 0; k < d; k++) s += t[a + k] * t[b + k];
+    return s;
+  }
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  for (let k = 0; k < d; k += 4) {
+    s0 += t[a + k] * t[b + k];
+    s1 += t[a + k + 1] * t[b + k + 1];
+    s2 += t[a + k + 2] * t[b + k + 2];
+    s3 += t[a + k + 3] * t[b + k + 3];
+  }
+  return s0 + s1 + (s2 + s3);
 }
 
 /**
