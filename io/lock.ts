@@ -1,5 +1,5 @@
 /**
- * One writer per output: a lock file created with O_EXCL beside (or inside) what a
+ * One writer per output: a lock file created exclusively beside (or inside) what a
  * command writes, holding who holds it (pid, host, start time, command).
  *
  * A second writer is refused with the holder named. A lock whose holder is gone is
@@ -13,7 +13,8 @@
  * Takeover is itself race-free: the stale lock is renamed to a unique name (one
  * contender wins the rename), the renamed file is checked to be the stale lock that
  * was judged (not a fresh lock someone created meanwhile; that one is put back), and
- * only then is a new lock created with O_EXCL.
+ * only then is a new lock created exclusively: written under a staging name, then
+ * hard-linked in place, so it never exists empty or half written.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -102,8 +103,10 @@ function readHolder(file: string): LockHolder | null {
   } catch {
     // fall through
   }
-  // Empty or torn: a holder killed between create and write. Its pid is unknown, so
-  // treat it as a dead holder of this host (its content was never a valid claim).
+  // Empty or torn: acquireLock links a complete file in place, so this is one left by a
+  // holder killed between create and write (an older version, or a filesystem without
+  // hard links). Its pid is unknown, so treat it as a dead holder of this host (its
+  // content was never a valid claim).
   return { pid: -1, host: os.hostname(), started: 'unknown', command: 'unknown (empty lock file)' };
 }
 
@@ -131,13 +134,8 @@ export function acquireLock(file: string, command: string, what = path.dirname(f
   const text = JSON.stringify(me) + '\n';
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      const fd = fs.openSync(file, 'wx');
-      try {
-        fs.writeSync(fd, text);
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
+      createWithContent(file, text);
+      removeDeadStaging(file);
       return register(file, me, text);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -153,6 +151,47 @@ export function acquireLock(file: string, command: string, what = path.dirname(f
     takeOver(file, holder);
   }
   throw new PipelineError('ERR_LOCKED', 'could not take the lock: other runs keep taking it', { file: what, lock: file });
+}
+
+/** Where `pid` stages its lock file before linking it in place. */
+function stagingFile(file: string, pid: number): string {
+  return `${file}.${pid}.new`;
+}
+
+/**
+ * Creates `file` holding `text`, or fails with EEXIST: written and synced under a
+ * staging name first, then hard-linked to `file` (link, like O_EXCL, never replaces).
+ * So the lock file never exists empty or half written: a contender that read it in
+ * that state would judge a live holder gone and take its lock over (an O_EXCL create
+ * followed by a write left that window open).
+ */
+function createWithContent(file: string, text: string): void {
+  const staging = stagingFile(file, process.pid);
+  const fd = fs.openSync(staging, 'w');
+  try {
+    try {
+      fs.writeSync(fd, text);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    try {
+      fs.linkSync(staging, file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+      // A filesystem without hard links: O_EXCL create, then write (the window above reopens).
+      const fd2 = fs.openSync(file, 'wx');
+      try {
+        fs.writeSync(fd2, text);
+        fs.fsyncSync(fd2);
+      } finally {
+        fs.closeSync(fd2);
+      }
+    }
+  } finally {
+    fs.rmSync(staging, { force: true });
+  }
 }
 
 /** Moves a judged-stale lock out of the way, putting back anything else found there. */
@@ -175,6 +214,23 @@ function takeOver(file: string, stale: LockHolder): void {
     }
   }
   fs.rmSync(aside, { force: true });
+}
+
+/** Removes staging files (stagingFile) that a run killed while taking `file` left behind. */
+function removeDeadStaging(file: string): void {
+  const dir = path.dirname(file);
+  const prefix = `${path.basename(file)}.`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (!n.startsWith(prefix) || !n.endsWith('.new')) continue;
+    const pid = Number(n.slice(prefix.length, -'.new'.length));
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !pidAlive(pid)) fs.rmSync(path.join(dir, n), { force: true });
+  }
 }
 
 function register(file: string, holder: LockHolder, text: string): Lock {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { acquireLock, staleReason, type LockHolder } from '../../io/lock.js';
 
@@ -81,4 +82,55 @@ t.test('a holder that is a zombie (killed, not yet reaped) is gone', async (t) =
   }
   t.match(staleReason({ pid, host: os.hostname(), started: 'x', command: 'x' }), /no longer runs/);
   parent.kill();
+});
+
+t.test('the lock file never exists empty: a holder stopped the moment it appears has written it', async (t) => {
+  // An O_EXCL create followed by a write left the file empty for a moment; a contender
+  // reading it then judged the live holder gone ("it is empty") and took its lock over.
+  // train-lock.test.ts stops a holder with SIGSTOP as soon as the file exists. Fresh
+  // processes, as there: a process's first write is the slow one.
+  const { spawn } = await import('node:child_process');
+  const dir = t.testdir();
+  const N = 10; // the old create-then-write failed this in 3 of 20 tries on a loaded 2-core machine
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS; // tap's loader hooks: a second of start-up per child for nothing here
+  const bad: string[] = [];
+  for (let i = 0; i < N; i++) {
+    const file = path.join(dir, `l${i}.lock`);
+    const script = `import(${JSON.stringify(path.join(REPO_ROOT, 'dist/io/lock.js'))}).then((m) => { m.acquireLock(${JSON.stringify(file)}, 'child'); process.stdin.resume(); })`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'ignore', 'inherit'], env });
+    const state = () => fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1][0];
+    while (!fs.existsSync(file)) {
+      if (state() === 'Z') throw new Error('the child ended before taking the lock');
+      await new Promise((r) => setImmediate(r));
+    }
+    child.kill('SIGSTOP');
+    while (state() !== 'T');
+    const text = fs.readFileSync(file, 'utf8');
+    child.kill('SIGCONT');
+    child.stdin.end();
+    const [code] = await once(child, 'exit');
+    let pid: unknown;
+    try {
+      pid = JSON.parse(text).pid;
+    } catch {
+      // empty or torn
+    }
+    if (code !== 0 || pid !== child.pid) bad.push(`try ${i}: exit ${code}, lock read ${JSON.stringify(text)} while its holder was stopped`);
+  }
+  t.same(bad, [], `${N} holders stopped at their lock's first sight: each had written it`);
+  t.same(fs.readdirSync(dir), [], 'locks released at exit, no staging file left');
+});
+
+t.test('a staging file left by a run killed while taking the lock is removed by the next one; a live one is not', async (t) => {
+  const dir = t.testdir();
+  const file = path.join(dir, '.pipeline.lock');
+  const dead = `${file}.${deadPid()}.new`;
+  const live = `${file}.1.new`; // pid 1 always runs
+  fs.writeFileSync(dead, '');
+  fs.writeFileSync(live, '');
+  const l = acquireLock(file, 'x');
+  t.notOk(fs.existsSync(dead), "the dead run's staging file is gone");
+  t.ok(fs.existsSync(live), "a live run's staging file stays");
+  l.release();
 });
