@@ -14,7 +14,8 @@
 # torch_<n>t_samples_per_s and ratio_<n>t = our samples/s / PyTorch's (sparse), and
 # ratio_dense_2t.
 # STEPS_SMALL / STEPS_BIG (default 20 / 5): timed steps below / from batch 1024.
-# SKIP_TFJS=1 leaves out the tfjs model's (slow) step.
+# SKIP_TFJS=1 leaves out the tfjs model's (slow) step. ENGINES (default "auto xnnpack"):
+# the CPU step's matmul engines to run (CPU_STEP_MATMUL; auto is OpenBLAS where built).
 # DEVICE names the machine in the lines (default: the CPU model and core count).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,10 +33,13 @@ for b in ${BATCHES//,/ }; do
   "$PYTHON" bench/torch_dlrm_step.py --shapes kaggle --batch "$b" --threads 2 --steps "$steps" --warmup "$warm" | tee -a "$tmp"
 
   # Ours on 1 and 2 threads (--threads; each line says its count: compare ratio_<n>t
-  # for the same n), then the tfjs model's step, which has one thread.
-  for th in 1 2; do
-    node dist/bench/gpu-step.js --backend wasm --shapes kaggle --kinds full,hashnet,scma --batch "$b" --impl cpu-step --threads "$th" \
-      --steps "$steps" --warmup "$warm" --sync-steps 0 --torch "$tmp" --device "$DEVICE"
+  # for the same n) with each matmul engine (each line says which), then the tfjs
+  # model's step, which has one thread.
+  for engine in ${ENGINES:-auto xnnpack}; do
+    for th in 1 2; do
+      CPU_STEP_MATMUL=$engine node dist/bench/gpu-step.js --backend wasm --shapes kaggle --kinds full,hashnet,scma --batch "$b" --impl cpu-step --threads "$th" \
+        --steps "$steps" --warmup "$warm" --sync-steps 0 --torch "$tmp" --device "$DEVICE"
+    done
   done
   if [ -z "${SKIP_TFJS:-}" ]; then
     node dist/bench/gpu-step.js --backend wasm --shapes kaggle --kinds full,hashnet,scma --batch "$b" --impl cpu-sparse \

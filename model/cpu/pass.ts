@@ -98,6 +98,8 @@ export class CpuPass {
   private dlogit = new Float32Array(0);
   private readonly t: Float32Array;
   private readonly dt: Float32Array;
+  /** The interaction's pair gradients of one row as a 27 x 27 matrix. */
+  private readonly sm = new Float32Array((NUM_FEATURES + 1) * (NUM_FEATURES + 1));
   profile: PassProfile | undefined;
 
   /**
@@ -222,7 +224,7 @@ export class CpuPass {
     this.backward(this.top, nb, this.z, this.dlogit, rows, this.dz, false);
     t = this.time('backward', t);
     // The top backward may have left its last gradient in gA or gB; the interaction writes gA.
-    interactBackward(this.ys[nb - 1], this.e, this.dz, rows, this.d, this.gA, de, this.t, this.dt);
+    interactBackward(this.ys[nb - 1], this.e, this.dz, rows, this.d, this.gA, de, this.t, this.dt, this.sm);
     t = this.time('interact_backward', t);
     this.backward(this.bottom, 0, dense, this.gA, rows, undefined, false);
     this.time('backward', t);

@@ -155,3 +155,12 @@ t.test('bad batches and a diverged loss fail clearly', async (t) => {
   nan.dense[0] = NaN;
   await t.rejects(m.trainStep(nan), { code: 'ERR_NAN_LOSS', message: /at step 1/ });
 });
+
+t.test('an embedding size that is not a multiple of 4 (the kernels\' general loops)', async (t) => {
+  const cfg = deeper('hashnet', { embeddingDim: 3, bottomMlp: [13, 16, 3], topMlp: [20, 1] });
+  const ours = await createDlrm(cfg, { ...quiet, embeddingImpl: 'cpu-step' });
+  const oracle = await createDlrm(cfg, { ...quiet, embeddingImpl: 'cpu-sparse' });
+  const [la, lb] = await trainBoth(ours, oracle, 4, 20, 800);
+  t.ok(relativeDiff(la, lb) < TOL, `losses ${la.map((x) => x.toFixed(5))} vs ${lb.map((x) => x.toFixed(5))}`);
+  compareStates(t, await ours.exportState(), await oracle.exportState(), 'd = 3 after 4 steps');
+});
