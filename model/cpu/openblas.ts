@@ -25,7 +25,7 @@ export function openBlas(): OpenBlas | undefined {
   if (!loaded) {
     const want = process.env.CPU_STEP_MATMUL ?? 'auto';
     if (!['auto', 'openblas', 'xnnpack'].includes(want)) throw new PipelineError('ERR_INVALID_OPTION', `CPU_STEP_MATMUL must be auto, openblas or xnnpack, got ${JSON.stringify(want)}`);
-    loaded = want === 'xnnpack' ? { why: 'CPU_STEP_MATMUL=xnnpack' } : load();
+    loaded = want === 'xnnpack' ? { why: 'off (CPU_STEP_MATMUL=xnnpack)' } : load();
     if (want === 'openblas' && !loaded.addon) throw new PipelineError('ERR_INVALID_OPTION', `CPU_STEP_MATMUL=openblas, but the OpenBLAS addon is not available (${loaded.why}); install libopenblas-dev and rerun npm ci`);
   }
   return loaded.addon;
