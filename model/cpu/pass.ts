@@ -10,9 +10,9 @@
  * weight then bias), and so do the gradients, so the update is one loop over it.
  */
 import { NUM_FEATURES } from '../embedding/layer.js';
-import { interactionWidth, type FusedShape } from '../fused/plan.js';
+import { interactionWidth, NUM_DENSE_INPUTS, type FusedShape } from '../fused/plan.js';
 import { bceLoss, biasAct, biasActT, colsum, interact, interactBackward, maskInto, maskIntoT, transpose } from './kernels.js';
-import { createMatMul, type MatMul } from './matmul.js';
+import { createMatMul, TfMatMul, type MatMul } from './matmul.js';
 
 /** The MLPs' sizes and the embedding dimension: all a pass needs to lay out its buffers. */
 export type PassShape = FusedShape;
@@ -72,6 +72,9 @@ export function sgdRange(w: Float32Array, g: Float32Array[], n: number, lr: numb
   }
 }
 
+/** Rows per product in predict (CpuPass.predict says why). */
+export const PREDICT_BLOCK = 64;
+
 /** Milliseconds per part (bench/gpu-step.ts --impl cpu-step --profile); the main thread's pass only. */
 export type PassProfile = Record<'gather' | 'forward' | 'interact' | 'loss' | 'backward' | 'interact_backward', number>;
 
@@ -80,6 +83,8 @@ export class CpuPass {
   private readonly bottom: LayerSlot[];
   private readonly top: LayerSlot[];
   private readonly mm: MatMul = createMatMul();
+  /** predict's products: tfjs always (CpuPass.predict says why). */
+  private readonly inferMm: MatMul = this.mm.engine === 'tfjs' ? this.mm : new TfMatMul();
   private cap = 0;
   /** Activations per layer (bottom then top), [cap, out]. */
   private ys: Float32Array[] = [];
@@ -93,6 +98,9 @@ export class CpuPass {
   private readonly wts: Float32Array[];
   private readonly wtCall: number[];
   private call = 0;
+  /** predict's last block, padded (allocated on first use). */
+  private padDense = new Float32Array(0);
+  private padLocs = new Int32Array(0);
   /** Scratch for the transposed operand of a small slice's products. */
   private opT = new Float32Array(0);
   private dlogit = new Float32Array(0);
@@ -163,7 +171,7 @@ export class CpuPass {
    * Forward over `rows` rows: dense [rows, 13], locs [rows * 26 * d] (memory indices
    * of each embedding element). Returns the logits [rows] (valid until the next call).
    */
-  forward(dense: Float32Array, locs: Int32Array, rows: number): Float32Array {
+  forward(dense: Float32Array, locs: Int32Array, rows: number, mm: MatMul = this.mm): Float32Array {
     this.reserve(rows);
     this.call++;
     let t = performance.now();
@@ -173,14 +181,43 @@ export class CpuPass {
     t = this.time('gather', t);
     let x = dense;
     const nb = this.bottom.length;
-    for (let i = 0; i < nb; i++) x = this.layerForward(this.bottom[i], i, x, rows);
+    for (let i = 0; i < nb; i++) x = this.layerForward(mm, this.bottom[i], i, x, rows);
     t = this.time('forward', t);
     interact(x, e, rows, this.d, this.z, this.t);
     t = this.time('interact', t);
     x = this.z;
-    for (let i = 0; i < this.top.length; i++) x = this.layerForward(this.top[i], nb + i, x, rows);
+    for (let i = 0; i < this.top.length; i++) x = this.layerForward(mm, this.top[i], nb + i, x, rows);
     this.time('forward', t);
     return x;
+  }
+
+  /**
+   * Logits of `rows` rows into out[0, rows), so that a row's prediction does not
+   * depend on the batch it came in nor on the thread that took it, bit for bit
+   * (test/model/cpu-step-threads.test.ts): the products run through tfjs (XNNPACK on
+   * wasm), PREDICT_BLOCK rows at a time (the last block padded with zero rows), so
+   * every row goes through products of one shape. OpenBLAS is not used here: its
+   * result for a row changed in the last bits with the row's place in the product.
+   */
+  predict(dense: Float32Array, locs: Int32Array, rows: number, out: Float32Array): void {
+    const B = PREDICT_BLOCK;
+    const per = NUM_FEATURES * this.d;
+    for (let lo = 0; lo < rows; lo += B) {
+      const n = Math.min(B, rows - lo);
+      let d = dense.subarray(lo * NUM_DENSE_INPUTS, (lo + n) * NUM_DENSE_INPUTS);
+      let l = locs.subarray(lo * per, (lo + n) * per);
+      if (n < B) {
+        if (this.padDense.length === 0) {
+          this.padDense = new Float32Array(B * NUM_DENSE_INPUTS);
+          this.padLocs = new Int32Array(B * per);
+        }
+        this.padDense.fill(0).set(d);
+        this.padLocs.fill(0).set(l);
+        d = this.padDense;
+        l = this.padLocs;
+      }
+      out.set(this.forward(d, l, B, this.inferMm).subarray(0, n), lo);
+    }
   }
 
   /** Layer `index`'s W^T [out, in], transposed once per pass call. */
@@ -198,14 +235,14 @@ export class CpuPass {
    * transposed, Y^T = W^T X^T, so that the packed operand is X^T [in, rows], not
    * W [in, out] (bench/matmul.ts measures both).
    */
-  private layerForward(l: LayerSlot, index: number, x: Float32Array, rows: number): Float32Array {
+  private layerForward(mm: MatMul, l: LayerSlot, index: number, x: Float32Array, rows: number): Float32Array {
     const p = this.params;
     const y = this.ys[index];
     const bias = p.subarray(l.b, l.b + l.out);
-    if (this.mm.packsRightOperand && smallSlice(rows, l.out)) {
+    if (mm.packsRightOperand && smallSlice(rows, l.out)) {
       const xt = transpose(x, rows, l.in, this.opT);
-      this.mm.run(this.wT(l, index), xt, l.out, rows, l.in, (ct) => biasActT(ct, bias, rows, l.out, l.relu, y));
-    } else this.mm.run(x, p.subarray(l.w, l.w + l.in * l.out), rows, l.out, l.in, (c) => biasAct(c, bias, rows, l.out, l.relu, y));
+      mm.run(this.wT(l, index), xt, l.out, rows, l.in, (ct) => biasActT(ct, bias, rows, l.out, l.relu, y));
+    } else mm.run(x, p.subarray(l.w, l.w + l.in * l.out), rows, l.out, l.in, (c) => biasAct(c, bias, rows, l.out, l.relu, y));
     return y;
   }
 

@@ -291,7 +291,8 @@ export class CpuDlrm implements Dlrm {
     const n = this.threadsFor(rows);
     const out = new Float32Array(rows);
     if (n === 1) {
-      sigmoidInto(this.pass.forward(batch.dense, locs, rows), rows, out);
+      this.pass.predict(batch.dense, locs, rows, out);
+      sigmoidInto(out, rows, out);
       return out;
     }
     const per = NUM_FEATURES * this.d;
@@ -300,7 +301,7 @@ export class CpuDlrm implements Dlrm {
     const ranges = Array.from({ length: n }, (_, k) => CpuDlrm.range(k, n, rows));
     const others = pool.run(ranges.slice(1).map(([lo, hi]) => ({ type: 'forward', lo, hi })));
     const [lo, hi] = ranges[0];
-    this.logitsOut.set(this.pass.forward(this.denseIn.subarray(lo * NUM_DENSE_INPUTS, hi * NUM_DENSE_INPUTS), locs.subarray(lo * per, hi * per), hi - lo).subarray(0, hi - lo), lo);
+    this.pass.predict(this.denseIn.subarray(lo * NUM_DENSE_INPUTS, hi * NUM_DENSE_INPUTS), locs.subarray(lo * per, hi * per), hi - lo, this.logitsOut.subarray(lo, hi));
     await others;
     sigmoidInto(this.logitsOut, rows, out);
     return out;

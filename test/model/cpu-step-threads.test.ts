@@ -118,3 +118,27 @@ t.test('bad thread counts are refused; a disposed model says so', async (t) => {
   m.dispose();
   await t.rejects(m.trainStep(randomBatch(rows, 6, 2)), /disposed/);
 });
+
+t.test('a row\'s prediction does not depend on its batch or thread (bit for bit)', async (t) => {
+  const cfg = deeper('full');
+  const one = await make(cfg, 1);
+  for (let s = 0; s < 3; s++) await one.trainStep(randomBatch(rows, 6, 20 + s));
+  const three = await make(cfg, 3);
+  three.importState(await one.exportState());
+  const all = randomBatch(200, 6, 99, false);
+  const whole = await one.predict(all);
+  const slice = (lo: number, hi: number) => ({ rows: hi - lo, dense: all.dense.slice(lo * 13, hi * 13), cats: all.cats.slice(lo * 26, hi * 26) });
+  for (const [model, size] of [
+    [one, 64],
+    [one, 37],
+    [three, 200],
+    [three, 150],
+    [three, 7],
+  ] as const) {
+    const parts: number[] = [];
+    for (let lo = 0; lo < 200; lo += size) parts.push(...(await model.predict(slice(lo, Math.min(200, lo + size)))));
+    t.same(parts, Array.from(whole), `${model.threads} thread(s), batches of ${size}`);
+  }
+  one.dispose();
+  three.dispose();
+});
