@@ -32,7 +32,7 @@ export interface BatchBuffers {
 export type ToPassWorker =
   | { type: 'buffers'; buffers: BatchBuffers }
   | { type: 'gradients'; lo: number; hi: number; total: number }
-  | { type: 'forward'; lo: number; hi: number }
+  | { type: 'predict'; lo: number; hi: number }
   /** SGD on parameters [lo, hi) with the sum of the first n threads' gradients. */
   | { type: 'sgd'; lo: number; hi: number; n: number; lr: number };
 export type FromPassWorker = { type: 'ready' } | { type: 'done'; loss: number } | { type: 'error'; message: string; stack?: string };

@@ -299,7 +299,7 @@ export class CpuDlrm implements Dlrm {
     this.denseIn.set(batch.dense.subarray(0, rows * NUM_DENSE_INPUTS));
     const pool = await this.workers();
     const ranges = Array.from({ length: n }, (_, k) => CpuDlrm.range(k, n, rows));
-    const others = pool.run(ranges.slice(1).map(([lo, hi]) => ({ type: 'forward', lo, hi })));
+    const others = pool.run(ranges.slice(1).map(([lo, hi]) => ({ type: 'predict', lo, hi })));
     const [lo, hi] = ranges[0];
     this.pass.predict(this.denseIn.subarray(lo * NUM_DENSE_INPUTS, hi * NUM_DENSE_INPUTS), locs.subarray(lo * per, hi * per), hi - lo, this.logitsOut.subarray(lo, hi));
     await others;
