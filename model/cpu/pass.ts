@@ -95,7 +95,7 @@ export class CpuPass {
   private gB = new Float32Array(0);
   private tr = new Float32Array(0);
   /** W^T per layer (bottom then top), and the pass call that computed it (the weights change between calls). */
-  private readonly wts: Float32Array[];
+  private readonly wts: (Float32Array | undefined)[];
   private readonly wtCall: number[];
   private call = 0;
   /** predict's last block, padded (allocated on first use). */
@@ -124,7 +124,8 @@ export class CpuPass {
     const slots = layerSlots(shape);
     this.bottom = slots.bottom;
     this.top = slots.top;
-    this.wts = [...this.bottom, ...this.top].map((l) => new Float32Array(l.in * l.out));
+    // Allocated on first use: with OpenBLAS only predict's tfjs products need them.
+    this.wts = [...this.bottom, ...this.top].map(() => undefined);
     this.wtCall = this.wts.map(() => -1);
     this.t = new Float32Array((NUM_FEATURES + 1) * this.d);
     this.dt = new Float32Array((NUM_FEATURES + 1) * this.d);
@@ -222,11 +223,12 @@ export class CpuPass {
 
   /** Layer `index`'s W^T [out, in], transposed once per pass call. */
   private wT(l: LayerSlot, index: number): Float32Array {
+    const wt = (this.wts[index] ??= new Float32Array(l.in * l.out));
     if (this.wtCall[index] !== this.call) {
-      transpose(this.params.subarray(l.w, l.w + l.in * l.out), l.in, l.out, this.wts[index]);
+      transpose(this.params.subarray(l.w, l.w + l.in * l.out), l.in, l.out, wt);
       this.wtCall[index] = this.call;
     }
-    return this.wts[index];
+    return wt;
   }
 
   /**
