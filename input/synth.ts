@@ -13,7 +13,8 @@
  *  - click logit = b0 + group offset + a few small-feature value effects + dense effects,
  *    so the values of a group move the click probability alike; b0 is calibrated so the
  *    label rate is near LABEL_RATE.
- * Cardinalities follow the Kaggle profile (or Terabyte's, `profile: 'terabyte'`), saturating with the row count; integers are
+ * Cardinalities follow the Kaggle profile (or Terabyte's, `profile: 'terabyte'`), saturating with the row count
+ * (`values: 'uniform'` instead draws every categorical value uniformly over the whole cardinality); integers are
  * Lomax (heavy-tailed) counts with Kaggle-like medians, empty fields come in the same
  * co-missing blocks as in Kaggle.
  *
@@ -108,6 +109,19 @@ const TAB = 9;
 const NL = 10;
 const HEX = new Uint8Array([...'0123456789abcdef'].map((c) => c.charCodeAt(0)));
 
+/**
+ * How categorical values are picked: 'zipf' (the default: a group's values and a
+ * background, each with a Zipf head, over cardinalities that saturate with the row
+ * count) or 'uniform' (every value uniform over the profile's whole cardinality, no
+ * groups: the most distinct values a number of rows can hold, a stress case for
+ * counting; with the Terabyte profile, 24M rows put ~18M distinct values in c1, past a
+ * JS Map's 2^24).
+ */
+export type SynthValues = 'zipf' | 'uniform';
+export const SYNTH_VALUES: readonly SynthValues[] = ['zipf', 'uniform'];
+/** Uniform values: features of more values than this get no value effect (a table of one float per value would be 320 MB for c20). */
+const UNIFORM_EFFECT_MAX_VALUES = 1 << 20;
+
 /** 'default': the click sits in the row's group (what `npm start` uses); 'latent': in high-cardinality values' latent vectors (synth-latent.ts). */
 export type SynthModelKind = 'default' | 'latent';
 export const SYNTH_MODELS: readonly SynthModelKind[] = ['default', 'latent'];
@@ -119,6 +133,8 @@ export interface SynthOptions {
   model?: SynthModelKind;
   /** Cardinalities and label rate (default 'kaggle'); cardinalities saturate with the row count either way. */
   profile?: SynthProfile;
+  /** Value picks (default 'zipf'); 'uniform' is for the default click model only. */
+  values?: SynthValues;
   /** Knobs of the latent model (synth-latent.ts); only with model 'latent'. */
   latent?: Partial<LatentKnobs>;
   /** Number of hidden groups (default 256, or 512 for the latent model). */
@@ -143,9 +159,11 @@ export function scaledCardinality(kaggle: number, rows: number): number {
 }
 
 function validate(opts: SynthOptions): Required<SynthOptions> {
-  const { rows, seed, model = 'default', batchRows = 4096, profile = 'kaggle' } = opts;
+  const { rows, seed, model = 'default', batchRows = 4096, profile = 'kaggle', values = 'zipf' } = opts;
   if (!SYNTH_MODELS.includes(model)) throw invalidOption('model', `must be one of ${SYNTH_MODELS.join(', ')}`, model);
   if (!SYNTH_PROFILES.includes(profile)) throw invalidOption('profile', `must be one of ${SYNTH_PROFILES.join(', ')}`, profile);
+  if (!SYNTH_VALUES.includes(values)) throw invalidOption('values', `must be one of ${SYNTH_VALUES.join(', ')}`, values);
+  if (values === 'uniform' && model === 'latent') throw invalidOption('values', "'uniform' has no groups for the latent model to use; use model 'default'", values);
   if (opts.latent !== undefined && model !== 'latent') throw invalidOption('latent', "applies to model 'latent' only", model);
   const latent = model === 'latent' ? resolveLatentKnobs(opts.latent) : {};
   const groups = opts.groups ?? (model === 'latent' ? LATENT_DEFAULT_GROUPS : 256);
@@ -153,7 +171,7 @@ function validate(opts: SynthOptions): Required<SynthOptions> {
   if (!Number.isSafeInteger(seed)) throw invalidOption('seed', 'must be an integer', seed);
   if (!Number.isSafeInteger(groups) || groups < 1 || groups > 65535) throw invalidOption('groups', 'must be an integer in 1..65535', groups);
   if (!Number.isSafeInteger(batchRows) || batchRows < 1) throw invalidOption('batchRows', 'must be a positive integer', batchRows);
-  return { rows, seed, model, latent, groups, batchRows, profile };
+  return { rows, seed, model, latent, groups, batchRows, profile, values };
 }
 
 function gaussian(rand: () => number): number {
@@ -198,17 +216,20 @@ class SynthModel {
   readonly hexKey: number;
   /** The latent click model, or null for the default one. */
   readonly latent: LatentClickModel | null;
+  /** Values uniform over `card` (which is then the profile's whole cardinality), ignoring the groups. */
+  readonly uniform: boolean;
   b0 = 0;
 
   readonly labelRate: number;
 
-  constructor(rows: number, seed: number, groups: number, latent: Partial<LatentKnobs> | null = null, profile: SynthProfile = 'kaggle') {
+  constructor(rows: number, seed: number, groups: number, latent: Partial<LatentKnobs> | null = null, profile: SynthProfile = 'kaggle', values: SynthValues = 'zipf') {
     const seedLo = seed >>> 0;
     const seedHi = Math.floor(seed / 4294967296) >>> 0;
     const rand = mulberry32(hash2(seedLo, seedHi, 0x5eed0001));
     this.hexKey = hash2(seedLo, seedHi, 0x5eed0002);
     const G = (this.G = groups);
-    this.card = Int32Array.from(PROFILES[profile].cardinalities, (k) => scaledCardinality(k, rows));
+    this.uniform = values === 'uniform';
+    this.card = Int32Array.from(PROFILES[profile].cardinalities, (k) => (this.uniform ? k : scaledCardinality(k, rows)));
     this.labelRate = PROFILES[profile].labelRate;
 
     this.groupCdf = new Float64Array(G);
@@ -236,7 +257,8 @@ class SynthModel {
       this.scrambleAdd[f] = Math.floor(rand() * c);
     }
     this.valueEffect = Array.from({ length: NUM_CAT }, (_, f) =>
-      VALUE_EFFECT_FEATURES.includes(f) ? Float64Array.from({ length: this.card[f] }, () => VALUE_EFFECT_SIGMA * gaussian(rand)) : null,
+      VALUE_EFFECT_FEATURES.includes(f) && !(this.uniform && this.card[f] > UNIFORM_EFFECT_MAX_VALUES)
+        ? Float64Array.from({ length: this.card[f] }, () => VALUE_EFFECT_SIGMA * gaussian(rand)) : null,
     );
     // Drawn from its own stream: the default model's tables above are the same in both modes.
     this.latent = latent ? new LatentClickModel(seed, G, this.card, latent) : null;
@@ -259,10 +281,10 @@ export class SynthGenerator {
   private group = 0;
 
   constructor(opts: SynthOptions) {
-    const { rows, seed, groups, model, latent, profile } = validate(opts);
+    const { rows, seed, groups, model, latent, profile, values } = validate(opts);
     this.rows = rows;
     this.groups = groups;
-    this.model = new SynthModel(rows, seed, groups, model === 'latent' ? latent : null, profile);
+    this.model = new SynthModel(rows, seed, groups, model === 'latent' ? latent : null, profile, values);
     this.state = hash2(seed >>> 0, Math.floor(seed / 4294967296) >>> 0, 0x5eed0003);
     this.model.b0 = this.calibrate(hash2(this.state, 1, 0x5eed0004));
   }
@@ -328,7 +350,9 @@ export class SynthGenerator {
       }
       const k = f * G + g;
       let v: number;
-      if (pick < (lat ? lat.inGroupOf(f) : IN_GROUP) && m.groupCount[k] > 0) {
+      // pick and r are drawn either way, so each row takes the same number of draws.
+      if (m.uniform) v = Math.floor(r * m.card[f]);
+      else if (pick < (lat ? lat.inGroupOf(f) : IN_GROUP) && m.groupCount[k] > 0) {
         const rank = Math.min(m.groupCount[k] - 1, Math.floor(inv5(1 + r * m.groupA[k])) - 1);
         v = g + G * rank;
       } else {

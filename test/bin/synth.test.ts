@@ -90,3 +90,16 @@ t.test('--model latent and its knobs: the library\'s rows; knobs refused without
     t.equal(r.stdout.length, 0);
   }
 });
+
+t.test('--profile terabyte --values uniform: the library rows; bad --values named', async (t) => {
+  const { code, stdout, stderr } = await pipeline(['synth', '--rows', '300', '--seed', '4', '--profile', 'terabyte', '--values', 'uniform']);
+  t.equal(code, 0, stderr);
+  const lib = Buffer.concat([...synthBatches({ rows: 300, seed: 4, profile: 'terabyte', values: 'uniform' })].map((b) => b.text));
+  t.ok(stdout.equals(lib), "identical to synthBatches({ profile: 'terabyte', values: 'uniform' })");
+  const bad = await pipeline(['synth', '--rows', '3', '--values', 'flat']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /Invalid option values: must be zipf or uniform, got "flat"/);
+  const latent = await pipeline(['synth', '--rows', '3', '--values', 'uniform', '--model', 'latent']);
+  t.equal(latent.code, 2);
+  t.match(latent.stderr, /Invalid option values: .*latent/);
+});

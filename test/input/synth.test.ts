@@ -567,3 +567,55 @@ t.test("profile 'terabyte': Terabyte's cardinalities and click rate", async (t) 
   const kaggle = synthBatches({ rows: 50, seed: 5 }).next().value!.text;
   t.same(kaggle, synthBatches({ rows: 50, seed: 5, profile: 'kaggle' }).next().value!.text, "'kaggle' is the default");
 });
+
+t.test("values 'uniform': each categorical value uniform over the profile's whole cardinality", async (t) => {
+  const rows = 40_000;
+  const distinct = Array.from({ length: NUM_CAT }, () => new Set<number>());
+  const picks = new Array<number>(NUM_CAT).fill(0);
+  const maxValue = new Array<number>(NUM_CAT).fill(-1);
+  const c13 = new Array<number>(TERABYTE_CARDINALITIES[12]).fill(0);
+  let clicks = 0;
+  for (const b of synthBatches({ rows, seed: 3, profile: 'terabyte', values: 'uniform' })) {
+    for (let i = 0; i < b.rows; i++) {
+      for (let f = 0; f < NUM_CAT; f++) {
+        const v = b.latent.values[i * NUM_CAT + f];
+        if (v < 0) continue;
+        distinct[f].add(v);
+        picks[f]++;
+        if (v > maxValue[f]) maxValue[f] = v;
+        if (f === 12) c13[v]++;
+      }
+    }
+    const text = b.text.toString('latin1');
+    for (let p = 0; p < text.length; p = text.indexOf('\n', p) + 1) if (text[p] === '1') clicks++;
+  }
+  // Occupancy: m uniform draws over c values hold E = c(1 - (1 - 1/c)^m) distinct ones,
+  // with variance c(c-1)(1-2/c)^m + c(1-1/c)^m - c^2(1-1/c)^(2m). Within 5 sd, per feature.
+  for (let f = 0; f < NUM_CAT; f++) {
+    const c = TERABYTE_CARDINALITIES[f];
+    const m = picks[f];
+    const q1 = Math.pow(1 - 1 / c, m);
+    const expected = c * (1 - q1);
+    const variance = Math.max(c * (c - 1) * Math.pow(1 - 2 / c, m) + c * q1 - c * c * q1 * q1, 0);
+    const sd = Math.sqrt(variance);
+    const got = distinct[f].size;
+    if (Math.abs(got - expected) > 5 * sd + 1e-9 * c) t.fail(`c${f + 1}: ${got} distinct in ${m} picks over ${c} values, expected ${expected.toFixed(1)} ± ${sd.toFixed(1)}`);
+    if (maxValue[f] >= c) t.fail(`c${f + 1}: value ${maxValue[f]} past the cardinality ${c}`);
+  }
+  t.pass('distinct counts per feature match uniform occupancy within 5 sd');
+  // The whole range, not the scaled one: c1's largest value is near its 39.9M (the default
+  // Zipf mode at 40k rows caps c1 at scaledCardinality, about 40k values).
+  t.ok(maxValue[0] > 0.999 * TERABYTE_CARDINALITIES[0], `c1's largest value ${maxValue[0]}`);
+  t.ok(distinct[0].size > 39_900, `c1: ${distinct[0].size} distinct values in 40k rows`);
+  // Chi-square on c13's 10 values (9 degrees of freedom: p = 0.001 at 27.9).
+  const n13 = c13.reduce((a, b) => a + b, 0);
+  const chi2 = c13.reduce((s, k) => s + (k - n13 / c13.length) ** 2 / (n13 / c13.length), 0);
+  t.ok(chi2 < 27.9, `c13's 10 values equally likely (chi-square ${chi2.toFixed(1)}, 9 df)`);
+  t.ok(Math.abs(clicks / rows - TERABYTE_LABEL_RATE) < 0.004, `click rate ${clicks / rows} still calibrated`);
+  // The same rows whatever the batch size, and 'zipf' is the default.
+  t.same(allBytes({ rows: 3000, seed: 3, profile: 'terabyte', values: 'uniform', batchRows: 7 }), allBytes({ rows: 3000, seed: 3, profile: 'terabyte', values: 'uniform' }));
+  t.same(allBytes({ rows: 500, seed: 5, values: 'zipf' }), allBytes({ rows: 500, seed: 5 }), "'zipf' is the default");
+  t.notSame(allBytes({ rows: 500, seed: 5, values: 'uniform' }), allBytes({ rows: 500, seed: 5 }));
+  t.throws(() => synthBatches({ rows: 1, seed: 1, values: 'normal' as 'zipf' }).next(), /Invalid option values/);
+  t.throws(() => synthBatches({ rows: 1, seed: 1, values: 'uniform', model: 'latent' }).next(), /Invalid option values.*latent/);
+});
