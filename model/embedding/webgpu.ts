@@ -3,7 +3,7 @@
  * The embedding layer's WebGPU fast path (DESIGN §4): memory (and the Adagrad
  * accumulator) live in GPUBuffers owned by the layer, beside tfjs's own. Per batch
  * the CPU only dedupes the batch's (feature, value) pairs (webgpu-dedupe.ts) and
- * uploads them with the lookup -> pair map and its CSR inverse; the GPU computes the
+ * uploads them with the lookup -> pair map and the lookups listed pair by pair; the GPU computes the
  * locations (HashNet hash, SCMA mapping search, or full-table row), gathers the
  * [rows, 26, d] output into a buffer that enters tfjs as a zero-copy tensor, and
  * after the backward pass sums each pair's gradient and steps only the touched
@@ -25,7 +25,7 @@ import { ADAGRAD_EPS, NUM_FEATURES, fromEmbeddingState, toEmbeddingState, type E
 import { Locator } from './locations.js';
 import { initialMemory } from './memory-init.js';
 import { BatchDedupe } from './webgpu-dedupe.js';
-import { applyShader, GATHER_SHADER, hashesOnGpu, locateShader, SCATTER_SHADER, WORKGROUP, type LocateMode } from './webgpu-shaders.js';
+import { applyShader, GATHER_SHADER, hashesOnGpu, locateShader, SCATTER_SHADER, scatterThreads, WORKGROUP, type LocateMode } from './webgpu-shaders.js';
 
 // GPUBufferUsage / GPUMapMode values (the globals exist only once `webgpu` is loaded).
 const MAP_READ = 0x1;
@@ -169,7 +169,7 @@ export class WebGpuEmbedding implements EmbeddingLayer {
   private readonly maxWorkgroups: number;
   /** Per-batch buffers, grown to the largest batch seen. */
   private cap = 0;
-  private bufs: Record<'keyA' | 'keyB' | 'idx' | 'offsets' | 'occ' | 'locs' | 'out', GPUBuffer> | undefined;
+  private bufs: Record<'keyA' | 'keyB' | 'idx' | 'occ' | 'locs' | 'out', GPUBuffer> | undefined;
   private keyA = new Uint32Array(0);
   private batchOut: tf.Tensor3D | undefined;
   private batchUnique = 0;
@@ -257,7 +257,6 @@ export class WebGpuEmbedding implements EmbeddingLayer {
       keyA: u32(this.mode === 'codes' ? cap * d : cap),
       keyB: u32(cap),
       idx: u32(cap),
-      offsets: u32(cap + 1),
       occ: u32(cap),
       locs: u32(cap * d),
       out: u32(cap * d, COPY_SRC),
@@ -307,6 +306,7 @@ export class WebGpuEmbedding implements EmbeddingLayer {
     pw[1] = nu;
     pw[5] = strideU;
     pw[6] = strideN;
+    pw[10] = this.grid(scatterThreads(n, d))[2];
     this.flushTf();
     const q = this.device.queue;
     const dd = this.dedupe;
@@ -314,7 +314,6 @@ export class WebGpuEmbedding implements EmbeddingLayer {
     q.writeBuffer(b.keyA, 0, keys);
     if (hashesOnGpu(this.mode)) q.writeBuffer(b.keyB, 0, dd.uv.subarray(0, nu));
     q.writeBuffer(b.idx, 0, dd.idx.subarray(0, n));
-    q.writeBuffer(b.offsets, 0, dd.offsets.subarray(0, nu + 1));
     q.writeBuffer(b.occ, 0, dd.occ.subarray(0, n));
 
     const locateEntries: [number, GPUBuffer][] = [[1, b.keyA], [4, b.locs]];
@@ -354,11 +353,12 @@ export class WebGpuEmbedding implements EmbeddingLayer {
       this.flushTf();
       const b = this.bufs!;
       const [ux, uy] = this.grid(this.batchUnique * this.dim);
+      const [cx, cy] = this.grid(scatterThreads(n, this.dim));
       const enc = this.device.createCommandEncoder();
       const pass = enc.beginComputePass();
       pass.setPipeline(this.pipes.scatter);
-      pass.setBindGroup(0, this.bind(this.pipes.scatter, [[1, grad], [2, b.locs], [3, b.offsets], [4, b.occ], [5, this.gsum]]));
-      pass.dispatchWorkgroups(ux, uy);
+      pass.setBindGroup(0, this.bind(this.pipes.scatter, [[1, grad], [2, b.locs], [3, b.idx], [4, b.occ], [5, this.gsum]]));
+      pass.dispatchWorkgroups(cx, cy);
       pass.setPipeline(this.pipes.apply);
       const applyEntries: [number, GPUBuffer][] = [[1, this.memory], [2, b.locs], [5, this.gsum]];
       if (this.accum) applyEntries.push([6, this.accum]);

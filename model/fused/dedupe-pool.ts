@@ -21,7 +21,6 @@ export interface DedupeResult {
   uf: Uint32Array;
   uv: Uint32Array;
   idx: Uint32Array;
-  offsets: Uint32Array;
   occ: Uint32Array;
 }
 
@@ -33,8 +32,8 @@ parentPort.on('message', (m) => {
   try {
     const nu = d.build(m.cats, m.rows);
     const n = m.rows * ${features};
-    const r = { id: m.id, unique: nu, lookups: n, uf: d.uf.slice(0, nu), uv: d.uv.slice(0, nu), idx: d.idx.slice(0, n), offsets: d.offsets.slice(0, nu + 1), occ: d.occ.slice(0, n) };
-    parentPort.postMessage(r, [r.uf.buffer, r.uv.buffer, r.idx.buffer, r.offsets.buffer, r.occ.buffer]);
+    const r = { id: m.id, unique: nu, lookups: n, uf: d.uf.slice(0, nu), uv: d.uv.slice(0, nu), idx: d.idx.slice(0, n), occ: d.occ.slice(0, n) };
+    parentPort.postMessage(r, [r.uf.buffer, r.uv.buffer, r.idx.buffer, r.occ.buffer]);
   } catch (err) {
     parentPort.postMessage({ id: m.id, error: String(err && err.stack || err) });
   }

@@ -4,8 +4,9 @@
  * GPUBuffers, and two sets of per-batch buffers so the CPU can dedupe and upload
  * batch k+1 while step k runs. The kernels are the webgpu layer's
  * (embedding/webgpu-shaders.ts): locate per distinct (feature, value) pair, gather
- * [rows, 26, d], sum each pair's gradient over its lookups (CSR, no atomics) and add
- * it to its locations, then one SGD/Adagrad step per touched location.
+ * [rows, 26, d], sum each pair's gradient over its lookups (in chunks of the lookups
+ * listed pair by pair) and add it to its locations, then one SGD/Adagrad step per
+ * touched location.
  */
 import { PipelineError } from '../../core/errors.js';
 import type { ScmaMapping } from '../../scma/mapping.js';
@@ -17,7 +18,7 @@ import { paramRng } from '../init.js';
 import { BatchDedupe } from '../embedding/webgpu-dedupe.js';
 import type { DedupeResult } from './dedupe-pool.js';
 import { fillLocateKeys, hashParams, locateMode, robeParams } from '../embedding/webgpu.js';
-import { applyShader, GATHER_SHADER, hashesOnGpu, locateShader, SCATTER_SHADER, WORKGROUP, type LocateMode } from '../embedding/webgpu-shaders.js';
+import { applyShader, GATHER_SHADER, hashesOnGpu, locateShader, SCATTER_SHADER, scatterThreads, WORKGROUP, type LocateMode } from '../embedding/webgpu-shaders.js';
 import { Gpu, type Binding } from './gpu.js';
 
 interface BatchSet {
@@ -25,7 +26,6 @@ interface BatchSet {
   keyA: GPUBuffer;
   keyB: GPUBuffer;
   idx: GPUBuffer;
-  offsets: GPUBuffer;
   occ: GPUBuffer;
 }
 
@@ -170,13 +170,13 @@ export class FusedEmbedding {
     pw[1] = st.nu;
     pw[5] = this.grid(st.nu * d)[2];
     pw[6] = this.grid(st.n * d)[2];
+    pw[10] = this.grid(scatterThreads(st.n, d))[2];
     new Float32Array(pw.buffer)[7] = learningRate;
     q.writeBuffer(set.params, 0, pw);
     if (st.keys.length) q.writeBuffer(set.keyA, 0, st.keys);
     const dd = st.dd;
     if (hashesOnGpu(this.mode)) q.writeBuffer(set.keyB, 0, dd.uv, 0, st.nu);
     q.writeBuffer(set.idx, 0, dd.idx, 0, st.n);
-    q.writeBuffer(set.offsets, 0, dd.offsets, 0, st.nu + 1);
     q.writeBuffer(set.occ, 0, dd.occ, 0, st.n);
     this.staged = undefined;
     return st.nu;
@@ -187,6 +187,11 @@ export class FusedEmbedding {
     const wg = Math.max(1, Math.ceil(total / WORKGROUP));
     const x = Math.min(wg, this.gpu.maxWorkgroups);
     return [x, Math.ceil(wg / x), x * WORKGROUP];
+  }
+
+  /** The scatter's grid for a batch of n lookups (one thread per chunk of lookups and element). */
+  scatterGrid(n: number): [number, number, number] {
+    return this.grid(scatterThreads(n, this.dim));
   }
 
   /** Grows the per-batch buffers to n lookups and nu distinct pairs (doubling). */
@@ -203,7 +208,6 @@ export class FusedEmbedding {
           keyA: this.gpu.buffer(this.mode === 'codes' ? cap * d : cap),
           keyB: this.gpu.buffer(cap),
           idx: this.gpu.buffer(cap),
-          offsets: this.gpu.buffer(cap + 1),
           occ: this.gpu.buffer(cap),
         });
       }
@@ -235,7 +239,7 @@ export class FusedEmbedding {
         entries = [[0, set.params], [1, this.memory], [2, locs], [3, set.idx], [4, E]];
         break;
       case 'scatter':
-        entries = [[0, set.params], [1, dE], [2, locs], [3, set.offsets], [4, set.occ], [5, this.gsum]];
+        entries = [[0, set.params], [1, dE], [2, locs], [3, set.idx], [4, set.occ], [5, this.gsum]];
         break;
       case 'apply':
         entries = [[0, set.params], [1, this.memory], [2, locs], [5, this.gsum]];

@@ -209,7 +209,8 @@ export class FusedDlrm implements Dlrm {
       case 'scatter':
       case 'apply': {
         const { pipe, entries } = this.embedding.bindings(op.op as EmbeddingOp, s, this.buf('E', s), this.buf('dE', s));
-        const grid = op.op === 'gather' ? this.embedding.grid(program.rows * NUM_FEATURES * d) : 'unique';
+        const grid =
+          op.op === 'gather' ? this.embedding.grid(program.rows * NUM_FEATURES * d) : op.op === 'scatter' ? this.embedding.scatterGrid(program.rows * NUM_FEATURES) : 'unique';
         return make(pipe, entries, grid === 'unique' ? grid : [grid[0], grid[1], 1]);
       }
       case 'matmul': {

@@ -3,6 +3,7 @@ import { selectBackend } from '../../model/backend.js';
 import { createEmbedding, defaultEmbeddingImpl } from '../../model/embedding/index.js';
 import { BatchDedupe } from '../../model/embedding/webgpu-dedupe.js';
 import { locateMode } from '../../model/embedding/webgpu.js';
+import { SCATTER_CHUNK, scatterThreads } from '../../model/embedding/webgpu-shaders.js';
 import { runWebGpuCheck } from '../../bench/webgpu-check-harness.js';
 import { mulberry32 } from '../../core/hash.js';
 import { emptyFeatureBatch } from '../../core/schema.js';
@@ -68,6 +69,58 @@ t.test('BatchDedupe: distinct pairs, lookup -> pair map and CSR lookups per pair
   const bigger = skewedCats(500, 200000, 3);
   d.build(bigger, 500);
   t.same(dedupeProblems(d, bigger, 500), [], 'after growing');
+});
+
+/**
+ * The scatter shader's walk, in JS: chunks of SCATTER_CHUNK consecutive entries of occ,
+ * each adding every run of one pair (idx[occ[q]] unchanged) to that pair's locations.
+ * It relies on occ listing the lookups pair by pair, which this checks end to end:
+ * the per-location sums must equal sums taken lookup by lookup.
+ */
+t.test('the chunked scatter walk over BatchDedupe output gives per-location sums', async (t) => {
+  const d = 3;
+  const dd = new BatchDedupe();
+  for (const [rows, values, seed] of [[400, 3, 5], [300, 5000, 6], [1, 10, 7], [5, 2, 8]] as const) {
+    const cats = skewedCats(rows, values, seed);
+    const n = rows * F;
+    const nu = dd.build(cats, rows);
+    const rng = mulberry32(seed + 100);
+    const grad = Float64Array.from({ length: n * d }, () => rng() - 0.5);
+    // Pairs share locations (as SCMA and HashNet do): location of (u, j) = (u * 7 + j) mod 11.
+    const loc = (u: number, j: number) => (u * 7 + j) % 11;
+    const want = new Float64Array(11);
+    for (let k = 0; k < n; k++) for (let j = 0; j < d; j++) want[loc(dd.idx[k], j)] += grad[k * d + j];
+    const got = new Float64Array(11);
+    let adds = 0;
+    let longest = 0;
+    const threads = scatterThreads(n, d);
+    for (let i = 0; i < threads; i++) {
+      const c = Math.floor(i / d);
+      const j = i - c * d;
+      const start = c * SCATTER_CHUNK;
+      const end = Math.min(start + SCATTER_CHUNK, n);
+      longest = Math.max(longest, end - start);
+      let u = dd.idx[dd.occ[start]];
+      let g = 0;
+      for (let q = start; q < end; q++) {
+        const k = dd.occ[q];
+        if (dd.idx[k] !== u) {
+          got[loc(u, j)] += g;
+          adds++;
+          u = dd.idx[k];
+          g = 0;
+        }
+        g += grad[k * d + j];
+      }
+      got[loc(u, j)] += g;
+      adds++;
+    }
+    const err = Math.max(...want.map((w, l) => Math.abs(w - got[l])));
+    t.ok(err < 1e-9, `rows ${rows}, ${values} values: sums agree (largest difference ${err})`);
+    t.ok(longest <= SCATTER_CHUNK, 'no thread walks more than a chunk');
+    // One add per pair and element, plus one per chunk boundary that cuts a pair.
+    t.ok(adds <= (nu + Math.ceil(n / SCATTER_CHUNK)) * d, `${adds} atomic adds for ${nu} pairs`);
+  }
 });
 
 t.test('locateMode: which GPU path each kind of location codes takes', async (t) => {
