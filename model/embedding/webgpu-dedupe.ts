@@ -1,8 +1,8 @@
 /**
  * The CPU half of the WebGPU embedding layer: per batch, the distinct
  * (feature, value) pairs U, the map from each of the rows x 26 lookups to its
- * pair's index u, and the lookups listed pair by pair (occ; offsets[u] is where u's
- * start), which the GPU scatter walks in chunks to sum each pair's gradient.
+ * pair's index u, and the lookups listed pair by pair (occ; u's lookups start at
+ * offsets[u]), which the GPU scatter walks in chunks to sum each pair's gradient.
  * Open-addressing tables with
  * generation stamps are reused across batches: no allocation and no clearing per
  * batch once the arrays have grown to the batch size.

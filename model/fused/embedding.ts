@@ -170,7 +170,7 @@ export class FusedEmbedding {
     pw[1] = st.nu;
     pw[5] = this.grid(st.nu * d)[2];
     pw[6] = this.grid(st.n * d)[2];
-    pw[10] = this.grid(scatterThreads(st.n, d))[2];
+    pw[10] = this.scatterGrid(st.n)[2];
     new Float32Array(pw.buffer)[7] = learningRate;
     q.writeBuffer(set.params, 0, pw);
     if (st.keys.length) q.writeBuffer(set.keyA, 0, st.keys);
